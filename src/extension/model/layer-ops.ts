@@ -1,0 +1,287 @@
+/**
+ * Functional forms of Keras layers for explanation: weights are read as constants at call time
+ * (so weight gradients are never computed and re-initialised weights are picked up), batch norm
+ * is an affine map (so a missing gamma or beta cannot crash its gradient), and ReLU-like
+ * activations, fused or not, go through one hook so methods can change their backward rule.
+ * Layers without a functional form here run through tfjs-layers' own `apply`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { layers as tfl } from '@tensorflow/tfjs-layers';
+import type { ReluBackward } from './types';
+
+type Layer = tfl.Layer;
+
+export interface OpContext {
+  /** Replaces the backward rule of ReLU/ReLU6. */
+  reluBackward?: ReluBackward;
+  /** When true, the op returns its pre-activation (the head's activation is stripped). */
+  stripActivation?: boolean;
+}
+
+export type LayerOp = (inputs: tf.Tensor[], ctx: OpContext) => tf.Tensor[];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Config = Record<string, any>;
+
+/** Activations whose backward rule is hookable and can be fused into conv / matmul kernels. */
+type FusableActivation = 'linear' | 'relu' | 'relu6';
+
+function activationName(layer: Layer): string {
+  const cfg = layer.getConfig() as Config;
+  return typeof cfg.activation === 'string' ? cfg.activation : 'linear';
+}
+
+function trueReluGrad(kind: 'relu' | 'relu6', dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  const active = kind === 'relu' ? tf.greater(y, 0) : tf.logicalAnd(tf.greater(y, 0), tf.less(y, 6));
+  return tf.mul(dy, tf.cast(active, 'float32'));
+}
+
+function activationBackward(kind: FusableActivation, dy: tf.Tensor, y: tf.Tensor, ctx: OpContext): tf.Tensor {
+  if (kind === 'linear') return dy;
+  const grad = trueReluGrad(kind, dy, y);
+  return ctx.reluBackward ? ctx.reluBackward(dy, grad) : grad;
+}
+
+/** y = act(f(x)) computed by a fused kernel, with a backward pass that only computes dx. */
+function fusedWithInputGrad(
+  x: tf.Tensor,
+  kind: FusableActivation,
+  forward: (x: tf.Tensor, act: FusableActivation) => tf.Tensor,
+  backwardLinear: (dz: tf.Tensor, x: tf.Tensor) => tf.Tensor,
+  ctx: OpContext,
+): tf.Tensor {
+  const op = tf.customGrad(((xi: tf.Tensor, save: tf.GradSaveFunc) => {
+    const y = forward(xi, kind);
+    save([xi, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys] = saved;
+        return backwardLinear(activationBackward(kind, dy, ys, ctx), xs);
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x);
+}
+
+/** ReLU / ReLU6 as standalone ops, through the same hook. */
+export function reluLike(x: tf.Tensor, kind: 'relu' | 'relu6', ctx: OpContext): tf.Tensor {
+  return fusedWithInputGrad(x, kind, (xi) => (kind === 'relu' ? tf.relu(xi) : tf.relu6(xi)), (dz) => dz, ctx);
+}
+
+function applyActivation(x: tf.Tensor, name: string, layer: Layer, ctx: OpContext): tf.Tensor {
+  if (name === 'linear') return x;
+  if (name === 'relu' || name === 'relu6') return reluLike(x, name, ctx);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const act = (layer as any).activation;
+  if (act && typeof act.apply === 'function') return act.apply(x) as tf.Tensor;
+  throw new Error(`unsupported activation ${name} in layer ${layer.name}`);
+}
+
+function weight(layer: Layer, i: number): tf.Tensor {
+  return layer.weights[i].read();
+}
+
+function pair(v: number | number[] | undefined, d: number): [number, number] {
+  if (v === undefined || v === null) return [d, d];
+  return Array.isArray(v) ? [v[0], v.length > 1 ? v[1] : v[0]] : [v, v];
+}
+
+/** Conv2D and DepthwiseConv2D share everything but the kernels they call. */
+function convOp(layer: Layer, depthwise: boolean): LayerOp | undefined {
+  const cfg = layer.getConfig() as Config;
+  if (cfg.dataFormat === 'channelsFirst') return undefined;
+  const strides = pair(cfg.strides, 1);
+  const dilations = pair(cfg.dilationRate, 1);
+  const pad = cfg.padding as 'same' | 'valid';
+  const act = activationName(layer);
+  const hookable = act === 'linear' || act === 'relu' || act === 'relu6';
+  const hasBias = cfg.useBias !== false;
+  // tfjs has no input gradient for dilated convolutions; let tfjs-layers handle those.
+  if (dilations[0] !== 1 || dilations[1] !== 1) return undefined;
+  return ([x], ctx) => {
+    const kernel = weight(layer, 0) as tf.Tensor4D;
+    const bias = hasBias ? (weight(layer, 1) as tf.Tensor1D) : undefined;
+    const fusedAct: FusableActivation = ctx.stripActivation || !hookable ? 'linear' : (act as FusableActivation);
+    const y = fusedWithInputGrad(
+      x,
+      fusedAct,
+      (xi, a) =>
+        depthwise
+          ? tf.fused.depthwiseConv2d({ x: xi as tf.Tensor4D, filter: kernel, strides, pad, bias, activation: a })
+          : tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: kernel, strides, pad, bias, activation: a }),
+      (dz, xi) =>
+        depthwise
+          ? tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dz, filter: kernel }, {
+              strides, pad, dilations: [1, 1], inputShape: xi.shape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor
+          : tf.conv2dTranspose(dz as tf.Tensor4D, kernel, xi.shape as [number, number, number, number], strides, pad),
+      ctx,
+    );
+    if (ctx.stripActivation || hookable) return [y];
+    return [applyActivation(y, act, layer, ctx)];
+  };
+}
+
+function denseOp(layer: Layer): LayerOp {
+  const cfg = layer.getConfig() as Config;
+  const act = activationName(layer);
+  const hookable = act === 'linear' || act === 'relu';
+  const hasBias = cfg.useBias !== false;
+  return ([x], ctx) => {
+    const kernel = weight(layer, 0) as tf.Tensor2D;
+    const bias = hasBias ? weight(layer, 1) : undefined;
+    if (x.rank !== 2) {
+      // Dense on [batch, ..., features]: fold the leading axes.
+      const lead = x.shape.slice(0, -1);
+      const flat = tf.reshape(x, [-1, x.shape[x.rank - 1]]);
+      const y = denseOp(layer)([flat], ctx)[0];
+      return [tf.reshape(y, [...lead, y.shape[1]] as number[])];
+    }
+    const fusedAct: FusableActivation = ctx.stripActivation || !hookable ? 'linear' : (act as FusableActivation);
+    const y = fusedWithInputGrad(
+      x,
+      fusedAct,
+      (xi, a) => tf.fused.matMul({ a: xi as tf.Tensor2D, b: kernel, bias, activation: a }),
+      (dz) => tf.matMul(dz as tf.Tensor2D, kernel, false, true),
+      ctx,
+    );
+    if (ctx.stripActivation || hookable) return [y];
+    return [applyActivation(y, act, layer, ctx)];
+  };
+}
+
+function batchNormOp(layer: Layer): LayerOp {
+  const cfg = layer.getConfig() as Config;
+  const eps = Number(cfg.epsilon ?? 1e-3);
+  const center = cfg.center !== false;
+  const scale = cfg.scale !== false;
+  const axis = (cfg.axis as number) ?? -1;
+  return ([x]) => {
+    // Weight order in tfjs-layers: [gamma?, beta?, movingMean, movingVariance].
+    let i = 0;
+    const gamma = scale ? weight(layer, i++) : undefined;
+    const beta = center ? weight(layer, i++) : undefined;
+    const mean = weight(layer, i++);
+    const variance = weight(layer, i++);
+    let mul = tf.rsqrt(tf.add(variance, eps));
+    if (gamma) mul = tf.mul(mul, gamma);
+    let shift = tf.neg(tf.mul(mean, mul));
+    if (beta) shift = tf.add(shift, beta);
+    const ax = axis < 0 ? x.rank + axis : axis;
+    if (ax !== x.rank - 1) {
+      const shape = x.shape.map((d, k) => (k === ax ? d : 1));
+      return [tf.add(tf.mul(x, tf.reshape(mul, shape)), tf.reshape(shift, shape))];
+    }
+    return [tf.add(tf.mul(x, mul), shift)];
+  };
+}
+
+function poolOp(layer: Layer, kind: 'max' | 'avg'): LayerOp | undefined {
+  const cfg = layer.getConfig() as Config;
+  if (cfg.dataFormat === 'channelsFirst') return undefined;
+  const size = pair(cfg.poolSize, 2);
+  const strides = pair(cfg.strides ?? cfg.poolSize, 2);
+  const pad = cfg.padding as 'same' | 'valid';
+  return ([x]) => [kind === 'max' ? tf.maxPool(x as tf.Tensor4D, size, strides, pad) : tf.avgPool(x as tf.Tensor4D, size, strides, pad)];
+}
+
+function globalPoolOp(layer: Layer, kind: 'max' | 'avg'): LayerOp | undefined {
+  const cfg = layer.getConfig() as Config;
+  if (cfg.dataFormat === 'channelsFirst') return undefined;
+  const keepDims = cfg.keepdims === true;
+  return ([x]) => {
+    const axes = x.rank === 4 ? [1, 2] : [1];
+    return [kind === 'max' ? tf.max(x, axes, keepDims) : tf.mean(x, axes, keepDims)];
+  };
+}
+
+function mergeOp(className: string, layer: Layer): LayerOp | undefined {
+  switch (className) {
+    case 'Add':
+      return (xs) => [xs.length === 2 ? tf.add(xs[0], xs[1]) : tf.addN(xs)];
+    case 'Multiply':
+      return (xs) => [xs.reduce((a, b) => tf.mul(a, b))];
+    case 'Subtract':
+      return ([a, b]) => [tf.sub(a, b)];
+    case 'Average':
+      return (xs) => [tf.div(tf.addN(xs), xs.length)];
+    case 'Maximum':
+      return (xs) => [xs.reduce((a, b) => tf.maximum(a, b))];
+    case 'Minimum':
+      return (xs) => [xs.reduce((a, b) => tf.minimum(a, b))];
+    case 'Concatenate': {
+      const axis = ((layer.getConfig() as Config).axis as number) ?? -1;
+      return (xs) => [tf.concat(xs, axis)];
+    }
+    default:
+      return undefined;
+  }
+}
+
+const IDENTITY_AT_INFERENCE = new Set([
+  'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ActivityRegularization',
+]);
+
+/** The functional op of a layer, or undefined when tfjs-layers' own apply must be used. */
+export function functionalOp(layer: Layer): LayerOp | undefined {
+  const className = layer.getClassName();
+  if (IDENTITY_AT_INFERENCE.has(className)) return (xs) => [xs[0]];
+  const cfg = layer.getConfig() as Config;
+  switch (className) {
+    case 'Conv2D':
+      return convOp(layer, false);
+    case 'DepthwiseConv2D':
+      return (cfg.depthMultiplier ?? 1) >= 1 ? convOp(layer, true) : undefined;
+    case 'Dense':
+      return denseOp(layer);
+    case 'BatchNormalization':
+      return batchNormOp(layer);
+    case 'Activation': {
+      const act = activationName(layer);
+      return ([x], ctx) => [ctx.stripActivation ? x : applyActivation(x, act, layer, ctx)];
+    }
+    case 'ReLU': {
+      const max = cfg.maxValue as number | null | undefined;
+      if (max === 6) return ([x], ctx) => [reluLike(x, 'relu6', ctx)];
+      if (max == null) return ([x], ctx) => [reluLike(x, 'relu', ctx)];
+      return undefined;
+    }
+    case 'Softmax':
+      return ([x], ctx) => [ctx.stripActivation ? x : tf.softmax(x, (cfg.axis as number) ?? -1)];
+    case 'MaxPooling2D':
+      return poolOp(layer, 'max');
+    case 'AveragePooling2D':
+      return poolOp(layer, 'avg');
+    case 'GlobalAveragePooling2D':
+    case 'GlobalAveragePooling1D':
+      return globalPoolOp(layer, 'avg');
+    case 'GlobalMaxPooling2D':
+    case 'GlobalMaxPooling1D':
+      return globalPoolOp(layer, 'max');
+    case 'Flatten':
+      return ([x]) => [tf.reshape(x, [x.shape[0], -1])];
+    case 'Reshape':
+      return ([x]) => [tf.reshape(x, [x.shape[0], ...(cfg.targetShape as number[])])];
+    case 'ZeroPadding2D': {
+      if (cfg.dataFormat === 'channelsFirst') return undefined;
+      const p = cfg.padding as number | [number, number] | [[number, number], [number, number]];
+      const [[t, b], [l, r]] =
+        typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1] as number, p[1] as number]] : (p as [[number, number], [number, number]]);
+      return ([x]) => [tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]])];
+    }
+    default:
+      return mergeOp(className, layer);
+  }
+}
+
+/** Which head activation a layer applies, when it is the model's output layer. */
+export function layerHeadActivation(layer: Layer): 'softmax' | 'sigmoid' | 'linear' {
+  const className = layer.getClassName();
+  if (className === 'Softmax') return 'softmax';
+  const act = activationName(layer);
+  if (['Dense', 'Conv2D', 'Activation', 'DepthwiseConv2D'].includes(className) && (act === 'softmax' || act === 'sigmoid')) {
+    return act;
+  }
+  return 'linear';
+}

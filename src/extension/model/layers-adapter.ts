@@ -1,0 +1,100 @@
+/** The model adapter for tfjs-layers models (Keras models converted to TF.js). */
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { UserError } from '../../shared/errors';
+import { LayersProgram } from './layers-program';
+import { applyHead, targetScores } from './targets';
+import type { GradientOptions, LayerGradient, LayerInfo, ModelAdapter, ScoredGradient, Target } from './types';
+import { lastSpatialLayer, layerNotFound } from './layer-info';
+
+export class LayersModelAdapter implements ModelAdapter {
+  readonly kind = 'layers' as const;
+  readonly inputShape: [number, number, number];
+  readonly outputSize: number;
+  readonly layers: readonly LayerInfo[];
+  private readonly program: LayersProgram;
+
+  constructor(
+    readonly model: LayersModel,
+    inputSize?: [number, number],
+  ) {
+    this.program = new LayersProgram(model);
+    const shape = model.inputs[0].shape;
+    if (shape.length !== 4) throw new UserError(`the model's input has shape [${shape.join(', ')}]; an image input [batch, height, width, channels] is expected`);
+    const [, h, w, c] = shape;
+    const height = h ?? inputSize?.[0];
+    const width = w ?? inputSize?.[1];
+    if (height == null || width == null) throw new UserError('the model does not fix its input size; pass one with --size <h>x<w>');
+    if (c !== 1 && c !== 3) throw new UserError(`the model expects ${c} channels per pixel; images give 1 (gray) or 3 (RGB)`);
+    this.inputShape = [height, width, c];
+    const out = model.outputs[0].shape;
+    this.outputSize = out[out.length - 1] ?? 1;
+    this.layers = this.program.layerInfos();
+  }
+
+  get headActivation() {
+    return this.program.headActivation;
+  }
+
+  defaultLayer(): string | undefined {
+    return lastSpatialLayer(this.layers);
+  }
+
+  private key(layer: string): string {
+    const k = this.program.keyOfLayer(layer);
+    if (k === undefined) throw layerNotFound(layer, this.layers);
+    return k;
+  }
+
+  private logitsFrom(feeds: Map<string, tf.Tensor>, opts: GradientOptions = {}, keep = false): tf.Tensor2D {
+    const out = this.program.run(feeds, [this.program.outputKey], { ...opts, stripActivation: true }, keep).get(this.program.outputKey)!;
+    return (out.rank === 2 ? out : tf.reshape(out, [out.shape[0], -1])) as tf.Tensor2D;
+  }
+
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.logitsFrom(new Map([[this.program.inputKey, x]])));
+  }
+
+  probabilities(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => applyHead(this.logits(x), this.headActivation));
+  }
+
+  score(x: tf.Tensor4D, target: Target): tf.Tensor1D {
+    return tf.tidy(() => targetScores(this.logits(x), this.headActivation, target));
+  }
+
+  activations(x: tf.Tensor4D, layer: string): tf.Tensor {
+    const k = this.key(layer);
+    return tf.tidy(() => this.program.run(new Map([[this.program.inputKey, x]]), [k], {}).get(k)!);
+  }
+
+  inputGradient(x: tf.Tensor4D, target: Target, opts: GradientOptions = {}): ScoredGradient {
+    return tf.tidy(() => {
+      const f = () => targetScores(this.logitsFrom(new Map([[this.program.inputKey, x]]), opts, true), this.headActivation, target);
+      const { value, grads } = tf.engine().gradients(f, [x]);
+      return { grad: grads[0], scores: value as tf.Tensor1D };
+    });
+  }
+
+  layerGradient(x: tf.Tensor4D, layer: string, target: Target, opts: GradientOptions = {}): LayerGradient {
+    const k = this.key(layer);
+    return tf.tidy(() => {
+      // One forward pass up to the cut (and the values that bypass it), then the rest of the
+      // network is run from the cut under the tape: forward once, backward once.
+      const boundary = this.program.boundaryOf(k);
+      const upstream = this.program.run(new Map([[this.program.inputKey, x]]), [k, ...boundary], opts);
+      const activation = upstream.get(k)!;
+      const feeds = new Map(boundary.map((b) => [b, upstream.get(b)!] as [string, tf.Tensor]));
+      const f = () => {
+        feeds.set(k, activation);
+        return targetScores(this.logitsFrom(feeds, opts, true), this.headActivation, target);
+      };
+      const { value, grads } = tf.engine().gradients(f, [activation]);
+      return { activation, grad: grads[0], scores: value as tf.Tensor1D };
+    });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

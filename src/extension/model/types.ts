@@ -1,0 +1,85 @@
+/** Types shared by the model loader, the model adapters and the explanation methods. */
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** What an explanation explains: one scalar per input in the batch. */
+export interface Target {
+  /** Index into the model's output vector (a class, or any scalar output). */
+  index: number;
+  /**
+   * `logit`: the score before the output layer's softmax/sigmoid (the raw output when there is
+   * none); `probability`: the output after it.
+   */
+  space: 'logit' | 'probability';
+}
+
+/** The activation the model applies to its last layer's output. */
+export type HeadActivation = 'softmax' | 'sigmoid' | 'linear';
+
+export interface LayerInfo {
+  /** Layer name (layers models) or node name (graph models). */
+  name: string;
+  /** Keras class name (layers models) or op name (graph models). */
+  className: string;
+  /** Output shape with the batch dimension as -1 or null. */
+  outputShape: (number | null)[];
+  /** True when the output is [batch, h, w, c] with h, w > 1: usable for CAM methods. */
+  spatial: boolean;
+}
+
+/**
+ * How the gradient flows back through a ReLU-like activation: given the incoming gradient `dy`
+ * and the true gradient `grad` (= dy where the unit is active, 0 elsewhere), return the gradient
+ * to pass on. Guided Backprop returns relu(grad); the default returns grad.
+ */
+export type ReluBackward = (dy: tf.Tensor, grad: tf.Tensor) => tf.Tensor;
+
+export interface GradientOptions {
+  /**
+   * Replaces the backward rule of every ReLU/ReLU6 (including activations fused into
+   * convolutions). Default: the true gradient. Guided Backprop passes its own rule.
+   */
+  reluBackward?: ReluBackward;
+}
+
+export interface ScoredGradient {
+  /** d target / d (input or layer output), same shape as what was differentiated. */
+  grad: tf.Tensor;
+  /** The target value per batch element, [batch]. */
+  scores: tf.Tensor1D;
+}
+
+export interface LayerGradient extends ScoredGradient {
+  /** The layer's output for the input, [batch, ...]. */
+  activation: tf.Tensor;
+}
+
+/**
+ * Everything an explanation method may ask of a model. Methods never touch the model itself;
+ * layers models, graph models, branches and batch-norm quirks are handled here, once.
+ * All returned tensors are owned by the caller.
+ */
+export interface ModelAdapter {
+  readonly kind: 'layers' | 'graph';
+  /** [height, width, channels] of one input. */
+  readonly inputShape: [number, number, number];
+  /** Length of the output vector. */
+  readonly outputSize: number;
+  readonly headActivation: HeadActivation;
+  /** Layers (or graph nodes) in execution order. */
+  readonly layers: readonly LayerInfo[];
+  /** The last layer with a spatial 4-D output, or undefined when there is none. */
+  defaultLayer(): string | undefined;
+  /** Scores before the head activation, [batch, outputSize]. */
+  logits(x: tf.Tensor4D): tf.Tensor2D;
+  /** The model's output after its head activation, [batch, outputSize]. */
+  probabilities(x: tf.Tensor4D): tf.Tensor2D;
+  /** The target per batch element, [batch]. */
+  score(x: tf.Tensor4D, target: Target): tf.Tensor1D;
+  /** Output of a layer / node. Throws UserError for an unknown name. */
+  activations(x: tf.Tensor4D, layer: string): tf.Tensor;
+  /** Gradient of the target with respect to the input. */
+  inputGradient(x: tf.Tensor4D, target: Target, opts?: GradientOptions): ScoredGradient;
+  /** Gradient of the target with respect to a layer's output, for branching graphs too. */
+  layerGradient(x: tf.Tensor4D, layer: string, target: Target, opts?: GradientOptions): LayerGradient;
+  dispose(): void;
+}
