@@ -1,0 +1,40 @@
+/** Preprocessing presets: from 0..255 RGB pixels to what a model was trained on. */
+import * as tf from '@tensorflow/tfjs-core';
+
+export const PREPROCESS_PRESETS = ['unit', 'symmetric', 'imagenet', 'caffe'] as const;
+export type PreprocessPreset = (typeof PREPROCESS_PRESETS)[number];
+
+export const PREPROCESS_DESCRIPTIONS: Record<PreprocessPreset, string> = {
+  unit: 'x / 255 → [0, 1]',
+  symmetric: 'x / 127.5 − 1 → [−1, 1] (MobileNet, Inception)',
+  imagenet: '(x / 255 − mean) / std with ImageNet statistics (PyTorch-style)',
+  caffe: 'RGB → BGR, minus the ImageNet mean in 0..255 (VGG, ResNet50 Keras)',
+};
+
+export function isPreprocessPreset(s: string): s is PreprocessPreset {
+  return (PREPROCESS_PRESETS as readonly string[]).includes(s);
+}
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68];
+
+/** pixels: [batch, h, w, c] in 0..255 (c = 1 or 3). Returns the model input. */
+export function preprocess(pixels: tf.Tensor4D, preset: PreprocessPreset): tf.Tensor4D {
+  return tf.tidy(() => {
+    const c = pixels.shape[3];
+    const pick = (v: number[]) => (c === 3 ? v : [v.reduce((a, b) => a + b) / 3]);
+    switch (preset) {
+      case 'unit':
+        return tf.div(pixels, 255);
+      case 'symmetric':
+        return tf.sub(tf.div(pixels, 127.5), 1);
+      case 'imagenet':
+        return tf.div(tf.sub(tf.div(pixels, 255), pick(IMAGENET_MEAN)), pick(IMAGENET_STD));
+      case 'caffe': {
+        const bgr = c === 3 ? tf.reverse(pixels, -1) : pixels;
+        return tf.sub(bgr, pick(CAFFE_MEAN_BGR));
+      }
+    }
+  }) as tf.Tensor4D;
+}

@@ -1,0 +1,179 @@
+/**
+ * The model adapter for TF.js graph models (TensorFlow SavedModels converted to TF.js). Nodes play
+ * the part of layers: activations are `execute(x, node)`, and the rest of the graph runs from a
+ * node by feeding it together with the input (branches that bypass the node still see the input).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { UserError } from '../../shared/errors';
+import { applyHead, targetScores } from './targets';
+import { lastSpatialLayer, layerNotFound } from './layer-info';
+import type { GradientOptions, HeadActivation, LayerGradient, LayerInfo, ModelAdapter, ScoredGradient, Target } from './types';
+
+interface GraphNode {
+  name: string;
+  op: string;
+  inputs: GraphNode[];
+}
+
+const NOT_A_LAYER = new Set(['Const', 'Placeholder', 'NoOp', 'Identity', 'IdentityN', 'StopGradient']);
+
+function graphNodes(model: GraphModel): Record<string, GraphNode> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const graph = (model as any).executor?.graph;
+  if (!graph?.nodes) throw new Error('unexpected GraphModel internals: no executor graph');
+  return graph.nodes as Record<string, GraphNode>;
+}
+
+const baseName = (n: string) => n.replace(/:\d+$/, '');
+
+export class GraphModelAdapter implements ModelAdapter {
+  readonly kind = 'graph' as const;
+  readonly inputShape: [number, number, number];
+  readonly outputSize: number;
+  readonly headActivation: HeadActivation;
+  readonly layers: readonly LayerInfo[];
+  private readonly inputName: string;
+  private readonly logitsNode: string;
+
+  constructor(
+    readonly model: GraphModel,
+    inputSize?: [number, number],
+  ) {
+    if (model.inputs.length !== 1) throw new UserError(`models with ${model.inputs.length} inputs are not supported (one image input expected)`);
+    const nodes = graphNodes(model);
+    this.inputName = model.inputs[0].name;
+    const shape = model.inputs[0].shape ?? [-1, -1, -1, 3];
+    if (shape.length !== 4) throw new UserError(`the model's input has shape [${shape.join(', ')}]; an image input [batch, height, width, channels] is expected`);
+    const dim = (d: number | undefined, alt: number | undefined) => (d !== undefined && d > 0 ? d : alt);
+    const h = dim(shape[1], inputSize?.[0]);
+    const w = dim(shape[2], inputSize?.[1]);
+    const c = dim(shape[3], 3)!;
+    if (h === undefined || w === undefined) throw new UserError('the model does not fix its input size; pass one with --size <h>x<w>');
+    if (c !== 1 && c !== 3) throw new UserError(`the model expects ${c} channels per pixel; images give 1 (gray) or 3 (RGB)`);
+    this.inputShape = [h, w, c];
+
+    // The logits are the input of a final Softmax / Sigmoid (looking through Identity nodes).
+    let out = nodes[baseName(model.outputs[0].name)];
+    while (out && (out.op === 'Identity' || out.op === 'IdentityN') && out.inputs.length > 0) out = out.inputs[0];
+    if (out && (out.op === 'Softmax' || out.op === 'Sigmoid') && out.inputs.length > 0) {
+      this.headActivation = out.op === 'Softmax' ? 'softmax' : 'sigmoid';
+      this.logitsNode = out.inputs[0].name;
+    } else {
+      this.headActivation = 'linear';
+      this.logitsNode = model.outputs[0].name;
+    }
+
+    const order = this.topologicalOrder(nodes, baseName(this.logitsNode));
+    const shapes = this.probeShapes(order.map((n) => n.name));
+    this.layers = order
+      .filter((n) => shapes.has(n.name))
+      .map((n) => {
+        const s = shapes.get(n.name)!;
+        return { name: n.name, className: n.op, outputShape: [null, ...s.slice(1)], spatial: s.length === 4 && s[1] > 1 && s[2] > 1 };
+      });
+    const logits = shapes.get(baseName(this.logitsNode)) ?? [];
+    this.outputSize = logits.length === 2 ? logits[1] : logits.slice(1).reduce((a, b) => a * b, 1);
+  }
+
+  private topologicalOrder(nodes: Record<string, GraphNode>, output: string): GraphNode[] {
+    const seen = new Set<string>();
+    const order: GraphNode[] = [];
+    // Iterative DFS: graphs of real models are deep enough to overflow a recursive one.
+    const stack: [GraphNode, number][] = [[nodes[output], 0]];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [node, i] = top;
+      if (i === 0 && seen.has(node.name)) { stack.pop(); continue; }
+      seen.add(node.name);
+      if (i < node.inputs.length) {
+        top[1]++;
+        if (!seen.has(node.inputs[i].name)) stack.push([node.inputs[i], 0]);
+      } else {
+        stack.pop();
+        if (!NOT_A_LAYER.has(node.op)) order.push(node);
+      }
+    }
+    return order;
+  }
+
+  /** Output shapes of nodes, from one probe run on a zero image, in small groups. */
+  private probeShapes(names: string[]): Map<string, number[]> {
+    const shapes = new Map<string, number[]>();
+    const x = tf.zeros([1, ...this.inputShape]);
+    try {
+      for (let i = 0; i < names.length; i += 32) {
+        const group = names.slice(i, i + 32);
+        const outs = this.model.execute({ [this.inputName]: x }, group) as tf.Tensor | tf.Tensor[];
+        const list = Array.isArray(outs) ? outs : [outs];
+        list.forEach((t, j) => shapes.set(group[j], t.shape));
+        tf.dispose(list);
+      }
+    } finally {
+      x.dispose();
+    }
+    return shapes;
+  }
+
+  defaultLayer(): string | undefined {
+    return lastSpatialLayer(this.layers);
+  }
+
+  private checkLayer(layer: string): void {
+    if (!this.layers.some((l) => l.name === layer)) throw layerNotFound(layer, this.layers);
+  }
+
+  private run(feeds: tf.NamedTensorMap, output: string): tf.Tensor {
+    return this.model.execute(feeds, output) as tf.Tensor;
+  }
+
+  private logitsFrom(feeds: tf.NamedTensorMap): tf.Tensor2D {
+    const out = this.run(feeds, this.logitsNode);
+    return (out.rank === 2 ? out : tf.reshape(out, [out.shape[0], -1])) as tf.Tensor2D;
+  }
+
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.logitsFrom({ [this.inputName]: x }));
+  }
+
+  probabilities(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => applyHead(this.logits(x), this.headActivation));
+  }
+
+  score(x: tf.Tensor4D, target: Target): tf.Tensor1D {
+    return tf.tidy(() => targetScores(this.logits(x), this.headActivation, target));
+  }
+
+  activations(x: tf.Tensor4D, layer: string): tf.Tensor {
+    this.checkLayer(layer);
+    return tf.tidy(() => this.run({ [this.inputName]: x }, layer));
+  }
+
+  private unsupported(opts: GradientOptions): void {
+    if (opts.reluBackward) throw new UserError('changing the ReLU backward rule (Guided Backprop) is not supported for graph models yet');
+  }
+
+  inputGradient(x: tf.Tensor4D, target: Target, opts: GradientOptions = {}): ScoredGradient {
+    this.unsupported(opts);
+    return tf.tidy(() => {
+      const f = () => targetScores(this.logitsFrom({ [this.inputName]: x }), this.headActivation, target);
+      const { value, grads } = tf.engine().gradients(f, [x]);
+      return { grad: grads[0], scores: value as tf.Tensor1D };
+    });
+  }
+
+  layerGradient(x: tf.Tensor4D, layer: string, target: Target, opts: GradientOptions = {}): LayerGradient {
+    this.unsupported(opts);
+    this.checkLayer(layer);
+    return tf.tidy(() => {
+      const activation = this.run({ [this.inputName]: x }, layer);
+      const f = () => targetScores(this.logitsFrom({ [this.inputName]: x, [layer]: activation }), this.headActivation, target);
+      const { value, grads } = tf.engine().gradients(f, [activation]);
+      return { activation, grad: grads[0], scores: value as tf.Tensor1D };
+    });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
