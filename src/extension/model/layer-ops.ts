@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { layers as tfl } from '@tensorflow/tfjs-layers';
 import type { ReluBackward } from './types';
+import { conv2dInputGradient } from './conv-input-grad';
 
 type Layer = tfl.Layer;
 
@@ -24,16 +25,20 @@ export type LayerOp = (inputs: tf.Tensor[], ctx: OpContext) => tf.Tensor[];
 type Config = Record<string, any>;
 
 /** Activations whose backward rule is hookable and can be fused into conv / matmul kernels. */
-type FusableActivation = 'linear' | 'relu' | 'relu6';
+export type FusableActivation = 'linear' | 'relu' | 'relu6';
 
 function activationName(layer: Layer): string {
   const cfg = layer.getConfig() as Config;
   return typeof cfg.activation === 'string' ? cfg.activation : 'linear';
 }
 
+/**
+ * dy where the unit is active (0 < y, and y < 6 for ReLU6), else 0. Written with step() on float
+ * tensors: on wasm, comparisons producing bool tensors were measured ~4× slower.
+ */
 function trueReluGrad(kind: 'relu' | 'relu6', dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  const active = kind === 'relu' ? tf.greater(y, 0) : tf.logicalAnd(tf.greater(y, 0), tf.less(y, 6));
-  return tf.mul(dy, tf.cast(active, 'float32'));
+  const active = kind === 'relu' ? tf.step(y) : tf.step(tf.mul(y, tf.sub(6, y)));
+  return tf.mul(dy, active);
 }
 
 function activationBackward(kind: FusableActivation, dy: tf.Tensor, y: tf.Tensor, ctx: OpContext): tf.Tensor {
@@ -47,17 +52,19 @@ function fusedWithInputGrad(
   x: tf.Tensor,
   kind: FusableActivation,
   forward: (x: tf.Tensor, act: FusableActivation) => tf.Tensor,
-  backwardLinear: (dz: tf.Tensor, x: tf.Tensor) => tf.Tensor,
+  backwardLinear: (dz: tf.Tensor, x: tf.Tensor, constants: tf.Tensor[]) => tf.Tensor,
   ctx: OpContext,
+  /** Tensors the backward pass reads (e.g. a folded kernel): kept alive until it runs. */
+  constants: tf.Tensor[] = [],
 ): tf.Tensor {
   const op = tf.customGrad(((xi: tf.Tensor, save: tf.GradSaveFunc) => {
     const y = forward(xi, kind);
-    save([xi, y]);
+    save([xi, y, ...constants]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ys] = saved;
-        return backwardLinear(activationBackward(kind, dy, ys, ctx), xs);
+        const [xs, ys, ...cs] = saved;
+        return backwardLinear(activationBackward(kind, dy, ys, ctx), xs, cs);
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -88,38 +95,65 @@ function pair(v: number | number[] | undefined, d: number): [number, number] {
 }
 
 /** Conv2D and DepthwiseConv2D share everything but the kernels they call. */
-function convOp(layer: Layer, depthwise: boolean): LayerOp | undefined {
-  const cfg = layer.getConfig() as Config;
-  if (cfg.dataFormat === 'channelsFirst') return undefined;
-  const strides = pair(cfg.strides, 1);
-  const dilations = pair(cfg.dilationRate, 1);
-  const pad = cfg.padding as 'same' | 'valid';
+function convOp(layer: Layer): LayerOp | undefined {
+  if (!convFusable(layer)) return undefined;
   const act = activationName(layer);
   const hookable = act === 'linear' || act === 'relu' || act === 'relu6';
+  const chain = convChainOp(layer, undefined, hookable ? (act as FusableActivation) : 'linear');
+  return (xs, ctx) => {
+    if (ctx.stripActivation) return convChainOp(layer, undefined, 'linear')(xs, ctx);
+    const [y] = chain(xs, ctx);
+    return [hookable ? y : applyActivation(y, act, layer, ctx)];
+  };
+}
+
+/** True when a conv layer has a functional form here (channels-last, no dilation). */
+export function convFusable(layer: Layer): boolean {
+  const className = layer.getClassName();
+  if (className !== 'Conv2D' && className !== 'DepthwiseConv2D') return false;
+  const cfg = layer.getConfig() as Config;
+  const dilations = pair(cfg.dilationRate, 1);
+  // tfjs has no input gradient for dilated convolutions; tfjs-layers handles those.
+  return cfg.dataFormat !== 'channelsFirst' && dilations[0] === 1 && dilations[1] === 1 && (cfg.depthMultiplier ?? 1) >= 1;
+}
+
+/**
+ * conv → optional batch norm → activation as one fused kernel: the batch norm is folded into
+ * the conv's kernel and bias (it is affine at inference), and the backward pass is the
+ * activation's mask followed by the conv's input gradient.
+ */
+export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActivation): LayerOp {
+  const cfg = conv.getConfig() as Config;
+  const depthwise = conv.getClassName() === 'DepthwiseConv2D';
+  const strides = pair(cfg.strides, 1);
+  const pad = cfg.padding as 'same' | 'valid';
   const hasBias = cfg.useBias !== false;
-  // tfjs has no input gradient for dilated convolutions; let tfjs-layers handle those.
-  if (dilations[0] !== 1 || dilations[1] !== 1) return undefined;
   return ([x], ctx) => {
-    const kernel = weight(layer, 0) as tf.Tensor4D;
-    const bias = hasBias ? (weight(layer, 1) as tf.Tensor1D) : undefined;
-    const fusedAct: FusableActivation = ctx.stripActivation || !hookable ? 'linear' : (act as FusableActivation);
-    const y = fusedWithInputGrad(
+    let kernel = weight(conv, 0) as tf.Tensor4D;
+    let bias = hasBias ? (weight(conv, 1) as tf.Tensor1D) : undefined;
+    if (bn) {
+      const { mul, shift } = batchNormAffine(bn);
+      const [, , c, m] = kernel.shape;
+      kernel = tf.mul(kernel, depthwise ? tf.reshape(mul, [c, m]) : mul) as tf.Tensor4D;
+      bias = (bias ? tf.add(tf.mul(bias, mul), shift) : shift) as tf.Tensor1D;
+    }
+    const k = kernel;
+    return [fusedWithInputGrad(
       x,
-      fusedAct,
+      act,
       (xi, a) =>
         depthwise
-          ? tf.fused.depthwiseConv2d({ x: xi as tf.Tensor4D, filter: kernel, strides, pad, bias, activation: a })
-          : tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: kernel, strides, pad, bias, activation: a }),
-      (dz, xi) =>
+          ? tf.fused.depthwiseConv2d({ x: xi as tf.Tensor4D, filter: k, strides, pad, bias, activation: a })
+          : tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: k, strides, pad, bias, activation: a }),
+      (dz, xi, [kk]) =>
         depthwise
-          ? tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dz, filter: kernel }, {
+          ? tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dz, filter: kk }, {
               strides, pad, dilations: [1, 1], inputShape: xi.shape,
             } as unknown as tf.NamedAttrMap) as tf.Tensor
-          : tf.conv2dTranspose(dz as tf.Tensor4D, kernel, xi.shape as [number, number, number, number], strides, pad),
+          : conv2dInputGradient(dz as tf.Tensor4D, kk as tf.Tensor4D, xi.shape as [number, number, number, number], strides, pad),
       ctx,
-    );
-    if (ctx.stripActivation || hookable) return [y];
-    return [applyActivation(y, act, layer, ctx)];
+      [k],
+    )];
   };
 }
 
@@ -151,23 +185,34 @@ function denseOp(layer: Layer): LayerOp {
   };
 }
 
-function batchNormOp(layer: Layer): LayerOp {
+/** Inference-mode batch norm as y = x·mul + shift; gamma and beta may be absent. */
+function batchNormAffine(layer: Layer): { mul: tf.Tensor1D; shift: tf.Tensor1D } {
   const cfg = layer.getConfig() as Config;
   const eps = Number(cfg.epsilon ?? 1e-3);
-  const center = cfg.center !== false;
-  const scale = cfg.scale !== false;
-  const axis = (cfg.axis as number) ?? -1;
+  // Weight order in tfjs-layers: [gamma?, beta?, movingMean, movingVariance].
+  let i = 0;
+  const gamma = cfg.scale !== false ? weight(layer, i++) : undefined;
+  const beta = cfg.center !== false ? weight(layer, i++) : undefined;
+  const mean = weight(layer, i++);
+  const variance = weight(layer, i++);
+  let mul = tf.rsqrt(tf.add(variance, eps));
+  if (gamma) mul = tf.mul(mul, gamma);
+  let shift = tf.neg(tf.mul(mean, mul));
+  if (beta) shift = tf.add(shift, beta);
+  return { mul: mul as tf.Tensor1D, shift: shift as tf.Tensor1D };
+}
+
+/** True for a batch norm over the last axis, which a preceding conv can absorb. */
+export function batchNormOnLastAxis(layer: Layer): boolean {
+  if (layer.getClassName() !== 'BatchNormalization') return false;
+  const axis = ((layer.getConfig() as Config).axis as number) ?? -1;
+  return axis === -1 || axis === 3;
+}
+
+function batchNormOp(layer: Layer): LayerOp {
+  const axis = ((layer.getConfig() as Config).axis as number) ?? -1;
   return ([x]) => {
-    // Weight order in tfjs-layers: [gamma?, beta?, movingMean, movingVariance].
-    let i = 0;
-    const gamma = scale ? weight(layer, i++) : undefined;
-    const beta = center ? weight(layer, i++) : undefined;
-    const mean = weight(layer, i++);
-    const variance = weight(layer, i++);
-    let mul = tf.rsqrt(tf.add(variance, eps));
-    if (gamma) mul = tf.mul(mul, gamma);
-    let shift = tf.neg(tf.mul(mean, mul));
-    if (beta) shift = tf.add(shift, beta);
+    const { mul, shift } = batchNormAffine(layer);
     const ax = axis < 0 ? x.rank + axis : axis;
     if (ax !== x.rank - 1) {
       const shape = x.shape.map((d, k) => (k === ax ? d : 1));
@@ -175,6 +220,18 @@ function batchNormOp(layer: Layer): LayerOp {
     }
     return [tf.add(tf.mul(x, mul), shift)];
   };
+}
+
+/** The ReLU kind a standalone activation layer applies, if it is one that fuses into a conv. */
+export function standaloneRelu(layer: Layer): 'relu' | 'relu6' | undefined {
+  const className = layer.getClassName();
+  const cfg = layer.getConfig() as Config;
+  if (className === 'ReLU') return cfg.maxValue == null ? 'relu' : cfg.maxValue === 6 ? 'relu6' : undefined;
+  if (className === 'Activation') {
+    const act = activationName(layer);
+    return act === 'relu' || act === 'relu6' ? act : undefined;
+  }
+  return undefined;
 }
 
 function poolOp(layer: Layer, kind: 'max' | 'avg'): LayerOp | undefined {
@@ -230,9 +287,8 @@ export function functionalOp(layer: Layer): LayerOp | undefined {
   const cfg = layer.getConfig() as Config;
   switch (className) {
     case 'Conv2D':
-      return convOp(layer, false);
     case 'DepthwiseConv2D':
-      return (cfg.depthMultiplier ?? 1) >= 1 ? convOp(layer, true) : undefined;
+      return convOp(layer);
     case 'Dense':
       return denseOp(layer);
     case 'BatchNormalization':

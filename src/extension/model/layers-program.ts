@@ -7,7 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel, SymbolicTensor, layers as tfl } from '@tensorflow/tfjs-layers';
-import { functionalOp, layerHeadActivation, type LayerOp, type OpContext } from './layer-ops';
+import {
+  batchNormOnLastAxis, convChainOp, convFusable, functionalOp, layerHeadActivation, standaloneRelu,
+  type FusableActivation, type LayerOp, type OpContext,
+} from './layer-ops';
 import type { HeadActivation, LayerInfo } from './types';
 
 type Layer = tfl.Layer;
@@ -22,6 +25,15 @@ export interface Step {
   op: LayerOp;
   /** True for the step that produces the model output. */
   isHead: boolean;
+  /** The layer itself, for fusions decided after the program is built. */
+  layer: Layer;
+}
+
+/** conv → batch norm → ReLU steps that can run as one fused conv when nobody looks in between. */
+interface Fusion {
+  /** Step indices, the conv first. */
+  chain: number[];
+  op: LayerOp;
 }
 
 function isContainer(layer: Layer): layer is Layer & LayersModel {
@@ -43,6 +55,7 @@ export class LayersProgram {
   readonly outputKey: string;
   readonly headActivation: HeadActivation;
   private readonly producer = new Map<string, number>();
+  private readonly fusions = new Map<number, Fusion>();
   private readonly names = new Set<string>();
 
   constructor(model: LayersModel) {
@@ -53,6 +66,36 @@ export class LayersProgram {
     const head = this.steps[this.producer.get(this.outputKey)!];
     head.isHead = true;
     this.headActivation = this.headLayerActivation;
+    this.findFusions();
+  }
+
+  private findFusions(): void {
+    const consumers = new Map<string, number[]>();
+    this.steps.forEach((s, i) => s.inputs.forEach((k) => consumers.set(k, [...(consumers.get(k) ?? []), i])));
+    const soleConsumer = (i: number): number | undefined => {
+      const s = this.steps[i];
+      if (s.outputs.length !== 1 || s.isHead) return undefined;
+      const c = consumers.get(s.outputs[0]) ?? [];
+      return c.length === 1 ? c[0] : undefined;
+    };
+    this.steps.forEach((s, i) => {
+      if (!convFusable(s.layer) || (s.layer.getConfig() as { activation?: string }).activation !== 'linear') return;
+      const chain = [i];
+      let bn: Layer | undefined;
+      let act: FusableActivation = 'linear';
+      let next = soleConsumer(i);
+      if (next !== undefined && batchNormOnLastAxis(this.steps[next].layer)) {
+        bn = this.steps[next].layer;
+        chain.push(next);
+        next = soleConsumer(next);
+      }
+      const relu = next !== undefined ? standaloneRelu(this.steps[next].layer) : undefined;
+      if (next !== undefined && relu && !this.steps[next].isHead) {
+        act = relu;
+        chain.push(next);
+      }
+      if (chain.length > 1) this.fusions.set(i, { chain, op: convChainOp(s.layer, bn, act) });
+    });
   }
 
   private headLayerActivation: HeadActivation = 'linear';
@@ -96,6 +139,7 @@ export class LayersProgram {
         outputShape: [...shape],
         op: functionalOp(layer) ?? applyOp(layer),
         isHead: false,
+        layer,
       });
       lastLayer = layer;
     }
@@ -143,13 +187,22 @@ export class LayersProgram {
     const order = [...needed].sort((a, b) => a - b);
     for (const i of order) for (const k of this.steps[i].inputs) uses.set(k, (uses.get(k) ?? 0) + 1);
     const keep = new Set([...wanted, ...feeds.keys()]);
+    const skip = new Set<number>();
     for (const i of order) {
+      if (skip.has(i)) continue;
       const step = this.steps[i];
       const ins = step.inputs.map((k) => values.get(k)!);
+      // A conv → batch norm → ReLU chain runs as one kernel when its inner values are not asked for.
+      const fusion = this.fusions.get(i);
+      const fused = fusion && fusion.chain.every((j) => needed.has(j)) &&
+        fusion.chain.slice(0, -1).every((j) => !keep.has(this.steps[j].outputs[0]));
+      const last = fused ? this.steps[fusion.chain[fusion.chain.length - 1]] : step;
+      if (fused) fusion.chain.slice(1).forEach((j) => skip.add(j));
       // An op may hand back its input (identity layers): give the output its own handle so
       // disposing the input after its last use cannot dispose the output.
-      const outs = step.op(ins, step.isHead ? ctx : { ...ctx, stripActivation: false }).map((t) => (ins.includes(t) ? tf.clone(t) : t));
-      step.outputs.forEach((k, j) => values.set(k, outs[j]));
+      const op = fused ? fusion.op : step.op;
+      const outs = op(ins, step.isHead ? ctx : { ...ctx, stripActivation: false }).map((t) => (ins.includes(t) ? tf.clone(t) : t));
+      last.outputs.forEach((k, j) => values.set(k, outs[j]));
       if (keepIntermediates) continue;
       for (const k of step.inputs) {
         const left = uses.get(k)! - 1;

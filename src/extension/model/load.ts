@@ -20,6 +20,8 @@ export interface LoadedModel {
   labels?: string[];
   /** The preprocessing named by the model's metadata, when it names one. */
   preprocess?: PreprocessPreset;
+  /** Things people should know that did not stop the load (e.g. labels that do not fit). */
+  warnings: string[];
 }
 
 export interface LoadOptions {
@@ -61,8 +63,8 @@ export async function loadModel(modelPath: string, opts: LoadOptions = {}): Prom
   } catch (err) {
     throw loadError(file, err);
   }
-  const meta = readModelMetadata(file, json.userDefinedMetadata);
-  let labels = meta.labels;
-  if (labels && labels.length !== adapter.outputSize) labels = undefined; // labels for another head: ignore
-  return { adapter, file, name: path.basename(path.dirname(file)), format, labels, preprocess: meta.preprocess };
+  const meta = readModelMetadata(file, json.userDefinedMetadata, adapter.outputSize);
+  return {
+    adapter, file, name: path.basename(path.dirname(file)), format, labels: meta.labels, preprocess: meta.preprocess, warnings: meta.warnings,
+  };
 }

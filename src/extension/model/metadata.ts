@@ -6,6 +6,7 @@ import { isPreprocessPreset, type PreprocessPreset } from '../image/preprocess';
 export interface ModelMetadata {
   labels?: string[];
   preprocess?: PreprocessPreset;
+  warnings: string[];
 }
 
 function readLabelsTxt(file: string): string[] | undefined {
@@ -31,11 +32,19 @@ function labelsFrom(value: unknown): string[] | undefined {
 
 /**
  * Reads `labels.txt` and `metadata.json` from the model's folder (and the model.json's own
- * `userDefinedMetadata`). Broken metadata is ignored rather than failing the load.
+ * `userDefinedMetadata`). Broken metadata, or labels that do not match the number of outputs,
+ * are reported as warnings rather than failing the load.
  */
-export function readModelMetadata(modelJson: string, userDefined?: Record<string, unknown>): ModelMetadata {
+export function readModelMetadata(modelJson: string, userDefined: Record<string, unknown> | undefined, outputSize: number): ModelMetadata {
   const dir = path.dirname(modelJson);
-  const meta: ModelMetadata = {};
+  const meta: ModelMetadata = { warnings: [] };
+  const fits = (labels: string[] | undefined, source: string) => {
+    if (labels && labels.length !== outputSize) {
+      meta.warnings.push(`${source} has ${labels.length} labels but the model has ${outputSize} outputs; ignoring them`);
+      return undefined;
+    }
+    return labels;
+  };
   const sources: Record<string, unknown>[] = [];
   if (userDefined) sources.push(userDefined);
   const metaFile = path.join(dir, 'metadata.json');
@@ -43,14 +52,17 @@ export function readModelMetadata(modelJson: string, userDefined?: Record<string
     try {
       const m = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
       if (m && typeof m === 'object') sources.push(m);
-    } catch {
-      // unreadable metadata is not fatal: the model still loads without labels
+    } catch (err) {
+      meta.warnings.push(`metadata.json could not be read (${(err as Error).message}); ignoring it`);
     }
   }
   for (const s of sources) {
-    meta.labels = labelsFrom(s.labels) ?? labelsFrom(s.classNames) ?? labelsFrom(s.class_names) ?? meta.labels;
-    if (typeof s.preprocess === 'string' && isPreprocessPreset(s.preprocess)) meta.preprocess = s.preprocess;
+    meta.labels = fits(labelsFrom(s.labels) ?? labelsFrom(s.classNames) ?? labelsFrom(s.class_names), 'metadata.json') ?? meta.labels;
+    if (typeof s.preprocess === 'string') {
+      if (isPreprocessPreset(s.preprocess)) meta.preprocess = s.preprocess;
+      else meta.warnings.push(`metadata.json names an unknown preprocessing "${s.preprocess}"; ignoring it`);
+    }
   }
-  meta.labels = readLabelsTxt(path.join(dir, 'labels.txt')) ?? meta.labels;
+  meta.labels = fits(readLabelsTxt(path.join(dir, 'labels.txt')), 'labels.txt') ?? meta.labels;
   return meta;
 }

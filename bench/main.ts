@@ -1,0 +1,26 @@
+/**
+ * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,kernels]`.
+ * Prints ratios against the floors described in DESIGN.md, measured in one run on one backend.
+ */
+import { parseArgs } from 'node:util';
+import { describeBackend, initBackend, isSupportedBackendChoice } from '../src/extension/backend/backends';
+import { benchGradCam } from './gradcam';
+import { benchWasmKernels, formatTimings } from './wasm-kernels';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' }, only: { type: 'string' }, reps: { type: 'string' } } });
+  const choice = values.backend!;
+  if (!isSupportedBackendChoice(choice)) throw new Error(`unknown backend ${choice}`);
+  const report = await initBackend(choice);
+  console.log(`backend: ${describeBackend(report)}`);
+  const only = values.only?.split(',');
+  const want = (name: string) => !only || only.includes(name);
+  const reps = values.reps ? Number(values.reps) : 7;
+  if (want('gradcam')) console.log((await benchGradCam(reps)).join('\n'));
+  if (want('kernels') && report.backend === 'wasm') console.log(formatTimings(benchWasmKernels()));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
