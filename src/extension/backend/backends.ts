@@ -60,8 +60,11 @@ export function defaultWasmDir(): string {
   return path.join(path.dirname(pkg), 'dist') + path.sep;
 }
 
-function explainNativeFailure(pkg: string, err: unknown): string {
+export function explainNativeFailure(pkg: string, err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
+  if (/tfjs_binding\.node/.test(msg)) {
+    return `${pkg} is installed but its native binding is missing (its install step could not download libtensorflow)`;
+  }
   if (/Cannot find module/.test(msg) && msg.includes(pkg)) {
     return `${pkg} is not installed`;
   }
@@ -71,9 +74,6 @@ function explainNativeFailure(pkg: string, err: unknown): string {
     return cuda
       ? `${pkg} could not load ${lib[1]}: it needs CUDA 11.2 and cuDNN 8.1 libraries on the library path`
       : `${pkg} could not load ${lib[1]} (its native TensorFlow library is missing; reinstall the package)`;
-  }
-  if (/tfjs_binding\.node/.test(msg)) {
-    return `${pkg} is installed but its native binding is missing (its install step could not download libtensorflow)`;
   }
   return `${pkg} failed to load: ${msg.split('\n')[0]}`;
 }

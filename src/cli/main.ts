@@ -1,0 +1,49 @@
+/**
+ * The xai-lens command line: the extension's explanation core, for scripts and CI pipelines.
+ * Exit codes: 0 success, 2 bad input (one line on stderr), 1 an unexpected error.
+ */
+import { UserError } from '../shared/errors';
+import { EXPLAIN_USAGE, explainCommand } from './explain-command';
+
+const USAGE = `xai-lens — explanations for TensorFlow.js image models
+
+commands:
+  explain <image> --model <model>   heatmaps (Grad-CAM, ...) as .npy and overlay PNGs
+
+${EXPLAIN_USAGE}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'explain') return explainCommand(rest);
+  throw new UserError(`unknown command "${command}" (try: xai-lens explain --help)`);
+}
+
+function isArgError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+// stdout carries the report (one JSON object with --json); anything a library logs goes to stderr.
+const stdoutLog = console.log;
+if (process.argv.includes('--json')) console.log = console.error;
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UserError || isArgError(err)) {
+      console.error(`xai-lens: ${(err as Error).message.split('\n')[0]}`);
+      process.exitCode = 2;
+    } else {
+      console.error('xai-lens: unexpected error (please report it):', err);
+      process.exitCode = 1;
+    }
+  },
+).finally(() => {
+  console.log = stdoutLog;
+});

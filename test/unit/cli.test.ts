@@ -1,0 +1,94 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import sharp from 'sharp';
+import { fsSaveHandler } from '../../src/extension/model/fs-io';
+import { decodeNpy } from '../../src/extension/image/npy';
+import { branchingModel, linearModel } from '../helpers/models';
+import { useBackend } from '../helpers/tf-test';
+
+const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-cli-'));
+const p = (...names: string[]) => path.join(dir, ...names);
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(CLI), `${CLI} is missing: run npm run build first`);
+  await useBackend('cpu');
+  await branchingModel().save(fsSaveHandler(p('branching')));
+  fs.writeFileSync(p('branching', 'labels.txt'), 'cat\ndog\nbird\n');
+  await linearModel().save(fsSaveHandler(p('linear')));
+  await sharp({ create: { width: 30, height: 20, channels: 3, background: { r: 200, g: 30, b: 60 } } }).png().toFile(p('img.png'));
+  const png = fs.readFileSync(p('img.png'));
+  fs.writeFileSync(p('truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
+  fs.writeFileSync(p('text.png'), 'this is not an image\n');
+});
+
+test('explain --json prints one JSON object and writes the .npy map and the overlay', async () => {
+  const r = cli('explain', p('img.png'), '--model', p('branching'), '--json', '--out', p('out'), '--backend', 'cpu', '--target', 'dog');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.backend, 'cpu');
+  assert.deepEqual(report.inputSize, [8, 8]);
+  assert.equal(report.predictions.length, 3);
+  assert.ok(Math.abs(report.predictions.reduce((s: number, q: { probability: number }) => s + q.probability, 0) - 1) < 1e-5);
+  assert.deepEqual(Object.keys(report.predictions[0]).sort(), ['index', 'label', 'probability']);
+  assert.deepEqual(report.target, { index: 1, space: 'logit', label: 'dog' });
+  assert.equal(report.layer, 'last');
+  assert.equal(report.maps.length, 1);
+  const m = report.maps[0];
+  assert.equal(m.method, 'gradcam');
+  assert.deepEqual(m.shape, [8, 8]);
+  assert.ok(typeof m.ms === 'number' && m.ms >= 0);
+  const npy = decodeNpy(fs.readFileSync(m.npy));
+  assert.deepEqual(npy.shape, [8, 8]);
+  assert.ok(npy.data.every((v) => Number.isFinite(v) && v >= 0));
+  const meta = await sharp(m.png).metadata();
+  assert.equal(meta.format, 'png');
+  assert.deepEqual([meta.width, meta.height], [30, 20]);
+});
+
+test('explain without --json prints a readable summary', () => {
+  const r = cli('explain', p('img.png'), '--model', p('branching', 'model.json'), '--out', p('out2'), '--backend', 'cpu', '--target', '2');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^backend\s+cpu/m);
+  assert.match(r.stdout, /^target\s+bird \(2\), logit/m);
+  assert.match(r.stdout, /^gradcam\s+4x4 map in [\d.]+ ms/m);
+});
+
+const BAD: [string, string[], RegExp][] = [
+  ['a truncated image', ['explain', 'truncated.png', '--model', 'branching'], /truncated\.png/],
+  ['a text file named .png', ['explain', 'text.png', '--model', 'branching'], /text\.png/],
+  ['a missing image', ['explain', 'nope.png', '--model', 'branching'], /image not found: nope\.png/],
+  ['a missing model', ['explain', 'img.png', '--model', 'nowhere'], /no model found at nowhere/],
+  ['an unknown layer', ['explain', 'img.png', '--model', 'branching', '--layer', 'conv9'], /no layer named "conv9"/],
+  ['a layer without spatial output', ['explain', 'img.png', '--model', 'branching', '--layer', 'gap'], /Grad-CAM needs a layer with a spatial .*"gap" outputs/],
+  ['a model with no spatial layer', ['explain', 'img.png', '--model', 'linear'], /Grad-CAM needs a layer with a spatial .* this model has none/],
+  ['an unknown label', ['explain', 'img.png', '--model', 'branching', '--target', 'horse'], /unknown target "horse" \(known labels: cat, dog, bird\)/],
+  ['an out-of-range class', ['explain', 'img.png', '--model', 'branching', '--target', '7'], /target 7 is out of range/],
+  ['an unknown method', ['explain', 'img.png', '--model', 'branching', '--method', 'magic'], /unknown method "magic"/],
+  ['an unknown option', ['explain', 'img.png', '--model', 'branching', '--colour', 'red'], /Unknown option '--colour'/],
+  ['a bad --size', ['explain', 'img.png', '--model', 'branching', '--size', 'big'], /--size must look like 224x224/],
+  ['a wrong --size', ['explain', 'img.png', '--model', 'branching', '--size', '9x9'], /input is 8x8; --size 9x9 does not match/],
+  ['an unknown backend', ['explain', 'img.png', '--model', 'branching', '--backend', 'tpu'], /--backend must be one of/],
+  ['an unknown command', ['explian'], /unknown command "explian"/],
+];
+
+for (const [what, args, message] of BAD) {
+  test(`${what} exits 2 with one clear line`, () => {
+    const r = cli(...args, ...(args.includes('--backend') ? [] : ['--backend', 'cpu']));
+    assert.equal(r.code, 2, `exit ${r.code}; stderr: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('xai-lens:'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(r.stdout, '');
+  });
+}
