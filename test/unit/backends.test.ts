@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeBackend, explainNativeFailure, initBackend } from '../../src/extension/backend/backends';
 
@@ -44,4 +47,24 @@ test('native backend failures are explained: not installed, missing CUDA librari
     explainNativeFailure(pkg, new Error(`Cannot find module '/x/node_modules/${pkg}/lib/napi-v8/tfjs_binding.node'`)),
     /native binding is missing/,
   );
+});
+
+test("a native backend installed in another folder registers with this extension's tfjs-core", async () => {
+  // A stand-in for tfjs-node-gpu in a folder with no tfjs-core of its own: it can only register
+  // its backend if its require('@tensorflow/tfjs-core') is answered with ours.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-native-'));
+  const pkg = path.join(root, 'native', 'node_modules', '@tensorflow', 'tfjs-node-gpu');
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', main: 'index.js' }));
+  fs.writeFileSync(path.join(pkg, 'index.js'), `
+    const tf = require('@tensorflow/tfjs-core');
+    tf.registerBackend('tensorflow', tf.findBackendFactory('cpu'));
+    for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'tensorflow' });
+  `);
+  const r = await initBackend('tensorflow-gpu', { nativeSearchPaths: [path.join(root, 'native')] });
+  assert.equal(r.backend, 'tensorflow-gpu');
+  assert.equal(tf.getBackend(), 'tensorflow');
+  assert.deepEqual(tf.tidy(() => Array.from(tf.add(tf.tensor1d([1, 2]), 3).dataSync())), [4, 5]);
+  await initBackend('cpu');
+  tf.removeBackend('tensorflow');
 });

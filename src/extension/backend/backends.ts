@@ -5,6 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// In Node, tfjs-core's entry point registers no gradient functions; tfjs-layers' does. Import it
+// here so gradients work whatever else the caller imports.
+import '@tensorflow/tfjs-layers';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -78,10 +81,25 @@ export function explainNativeFailure(pkg: string, err: unknown): string {
   return `${pkg} failed to load: ${msg.split('\n')[0]}`;
 }
 
+/**
+ * Loads tfjs-node(-gpu). Loading it registers the `tensorflow` backend with the tfjs-core it
+ * requires — which must be this extension's tfjs-core, or the backend lands in another engine.
+ * A native package installed elsewhere (the extension's storage, the workspace) brings its own
+ * copy, so while it loads, its requests for tfjs-core are answered with ours.
+ */
 function requireNative(pkg: string, searchPaths: string[]): void {
   const resolved = require.resolve(pkg, { paths: [...searchPaths, process.cwd(), __dirname] });
-  // Loading the package registers the `tensorflow` backend with tfjs-core as a side effect.
-  require(resolved);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Module = require('node:module') as { _load: (request: string, parent: unknown, isMain: boolean) => unknown };
+  const load = Module._load;
+  Module._load = function (request: string, parent: unknown, isMain: boolean) {
+    return request === '@tensorflow/tfjs-core' ? tf : load.call(this, request, parent, isMain);
+  };
+  try {
+    require(resolved);
+  } finally {
+    Module._load = load;
+  }
 }
 
 async function tryBackend(b: ConcreteBackend, opts: BackendOptions): Promise<string | undefined> {
