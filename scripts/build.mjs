@@ -1,24 +1,50 @@
-// Bundles the entry points with esbuild. Packages stay external for the CLI and tools: they run
-// from this folder, where node_modules is installed.
+// Bundles the entry points with esbuild.
+// - dist/extension.js: the extension host (tfjs bundled in; sharp and the optional native tfjs
+//   backends stay external: they are native and found at run time), plus the wasm binaries.
+// - dist/webview.js: the panel (browser).
+// - dist/cli.js, dist/fixtures.js, dist/bench.js: command-line tools run from this folder, with
+//   packages taken from node_modules.
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 
-const entries = [
+const require = createRequire(import.meta.url);
+
+const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'es2022' };
+const node = { ...common, platform: 'node', target: 'node20', format: 'cjs' };
+
+const tools = [
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
   { in: 'demo/make-fixtures.ts', out: 'fixtures' },
   { in: 'bench/main.ts', out: 'bench' },
-];
+].filter((e) => existsSync(e.in));
 
-await Promise.all(entries.map((e) => build({
-  entryPoints: [e.in],
-  outfile: `dist/${e.out}.js`,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  packages: 'external',
-  sourcemap: true,
-  logLevel: 'warning',
-  banner: e.banner ? { js: e.banner } : undefined,
-})));
+await Promise.all([
+  build({
+    ...node,
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    external: ['vscode', 'sharp', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm/package.json'],
+  }),
+  build({
+    ...common,
+    entryPoints: ['src/webview/main.ts'],
+    outfile: 'dist/webview.js',
+    platform: 'browser',
+    format: 'iife',
+  }),
+  ...tools.map((e) => build({
+    ...node,
+    entryPoints: [e.in],
+    outfile: `dist/${e.out}.js`,
+    packages: 'external',
+    banner: e.banner ? { js: e.banner } : undefined,
+  })),
+]);
 chmodSync('dist/cli.js', 0o755);
+
+// The wasm backend loads its binaries from the folder setWasmPaths names: dist/.
+const wasmDist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+mkdirSync('dist', { recursive: true });
+for (const f of readdirSync(wasmDist).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDist, f), join('dist', f));

@@ -33,7 +33,8 @@ function ensureDependencies() {
 
 ensureDependencies();
 run('build', 'node', ['scripts/build.mjs']);
-run('type-check', 'npx', ['tsc', '--noEmit', '-p', '.']);
+run('type-check (host, tests)', 'npx', ['tsc', '--noEmit', '-p', '.']);
+run('type-check (webview)', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.webview.json']);
 run('lint', 'npx', ['eslint', '.']);
 run('compile tests', 'npx', ['tsc', '-p', 'tsconfig.test.json']);
 

@@ -4,7 +4,7 @@
  * fails is recorded with its reason, so the user can see why a preferred backend was skipped.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 // In Node, tfjs-core's entry point registers no gradient functions; tfjs-layers' does. Import it
 // here so gradients work whatever else the caller imports.
 import '@tensorflow/tfjs-layers';
@@ -38,6 +38,9 @@ export interface BackendOptions {
   /** Folder that holds the tfjs-backend-wasm `.wasm` files (defaults to the package's dist/). */
   wasmDir?: string;
 }
+
+// Loading the cpu backend registers it; naming an export keeps bundlers from dropping the import.
+export const CPU_BACKEND_VERSION = version_cpu;
 
 const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
@@ -96,6 +99,7 @@ function requireNative(pkg: string, searchPaths: string[]): void {
     return request === '@tensorflow/tfjs-core' ? tf : load.call(this, request, parent, isMain);
   };
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require(resolved);
   } finally {
     Module._load = load;

@@ -24,8 +24,10 @@ export interface MethodResult {
   label: string;
   /** The map at the method's own resolution. */
   map: ExplanationMap;
-  /** The map resized (bilinear) to the model's input resolution, row-major [height, width]. */
+  /** The map resized (bilinear) to the model's input resolution, row-major `shape`. */
   upsampled: Float32Array;
+  /** [height, width] of `upsampled`: the model's input size. */
+  shape: [number, number];
   ms: number;
 }
 
@@ -42,6 +44,10 @@ export interface ExplainImageOptions {
   signal?: AbortSignal;
   /** Called before each method starts. */
   onMethod?: (method: Explainer, index: number) => void;
+  /** Called as soon as the predictions are known, before any map. */
+  onPredictions?: (predictions: Prediction[], target: Prediction) => void;
+  /** Called with each map as soon as it is ready. */
+  onMap?: (result: MethodResult) => void;
 }
 
 export interface ExplainImageResult {
@@ -76,6 +82,8 @@ export async function explainImage(opts: ExplainImageOptions): Promise<ExplainIm
     const predictions = topK(probValues, opts.topK ?? 5, labels);
     const index = opts.target === 'top' ? predictions[0].index : opts.target;
     const target: Target = { index, space: opts.space ?? 'logit' };
+    const targetInfo: Prediction = { index, probability: probValues[index], ...(labels?.[index] !== undefined ? { label: labels[index] } : {}) };
+    opts.onPredictions?.(predictions, targetInfo);
     const maps: MethodResult[] = [];
     for (const [i, method] of opts.methods.entries()) {
       throwIfCancelled(opts.signal);
@@ -84,7 +92,9 @@ export async function explainImage(opts: ExplainImageOptions): Promise<ExplainIm
       const map = await method.explain({ adapter, input, target, layer: opts.layer, signal: opts.signal });
       const ms = performance.now() - t0;
       const upsampled = map.height === h && map.width === w ? map.data : resizeMap(map.data, map.height, map.width, h, w);
-      maps.push({ method: method.id, label: method.label, map, upsampled, ms });
+      const result: MethodResult = { method: method.id, label: method.label, map, upsampled, shape: [h, w], ms };
+      maps.push(result);
+      opts.onMap?.(result);
     }
     return {
       inputSize: [h, w],

@@ -1,0 +1,20 @@
+/** Command ids, view types and setting keys: in one place, matching package.json. */
+export const COMMANDS = {
+  explainImage: 'xaiLens.explainImage',
+  selectModel: 'xaiLens.selectModel',
+  selectBackend: 'xaiLens.selectBackend',
+  installGpuBackend: 'xaiLens.installGpuBackend',
+  showStatusMenu: 'xaiLens.showStatusMenu',
+} as const;
+
+export const PANEL_VIEW_TYPE = 'xaiLens.explainPanel';
+
+export const SETTINGS = {
+  section: 'xaiLens',
+  backend: 'backend',
+  modelPath: 'modelPath',
+  defaultMethods: 'defaultMethods',
+  colormap: 'colormap',
+  preprocess: 'preprocess',
+  topK: 'topK',
+} as const;

@@ -1,0 +1,43 @@
+/**
+ * XAI Lens: activation registers the commands, the panel serializer, the status bar item and the
+ * model watcher. Nothing is computed until an explanation is asked for.
+ */
+import * as vscode from 'vscode';
+import { COMMANDS } from './commands/ids';
+import { BackendController } from './commands/backend-status';
+import { explainImageCommand } from './commands/explain-image';
+import { selectBackendCommand, selectModelCommand, statusMenuCommand } from './commands/select';
+import { installGpuBackendCommand } from './commands/install-gpu';
+import { PanelManager } from './panel/panel-manager';
+import type { ExplainPanel } from './panel/explain-panel';
+import type { PostedMessage } from './panel/services';
+
+/** What activate() returns: used by the integration tests to watch the panels. */
+export interface XaiLensApi {
+  readonly onDidPostMessage: vscode.Event<PostedMessage>;
+  readonly onDidShowError: vscode.Event<string>;
+  panelFor(imagePath: string): ExplainPanel | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): XaiLensApi {
+  const backend = new BackendController(context);
+  const panels = new PanelManager(context, backend);
+  context.subscriptions.push(
+    backend,
+    panels,
+    vscode.commands.registerCommand(COMMANDS.explainImage, (uri?: vscode.Uri) => explainImageCommand(panels, uri)),
+    vscode.commands.registerCommand(COMMANDS.selectModel, () => selectModelCommand(panels)),
+    vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackendCommand(panels)),
+    vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackendCommand(panels)),
+    vscode.commands.registerCommand(COMMANDS.showStatusMenu, () => statusMenuCommand()),
+  );
+  return {
+    onDidPostMessage: panels.onDidPostMessage,
+    onDidShowError: panels.onDidShowError,
+    panelFor: (p) => panels.panelFor(p),
+  };
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}

@@ -1,0 +1,240 @@
+/**
+ * One panel per image: shows the image, the top predictions and the heatmaps, and recomputes on
+ * request (another class or layer) or when the model's checkpoint changes. A new request
+ * supersedes the one running; every run is cancellable from the progress notification.
+ */
+import * as vscode from 'vscode';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { MessageType, type FromPanelMessage, type PanelViewState, type ToPanelMessage } from '../../shared/protocol';
+import { CancelledError, UserError } from '../../shared/errors';
+import { explainImage, type MethodResult } from '../explain/explain-image';
+import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
+import { loadDisplayImage } from '../image/decode';
+import { renderOverlayPng } from '../image/overlay';
+import { encodeNpy } from '../image/npy';
+import { panelHtml } from './html';
+import type { PanelServices } from './services';
+import type { CachedModel } from '../model/model-cache';
+
+const DISPLAY_MAX_SIDE = 1024;
+
+export class ExplainPanel implements vscode.Disposable {
+  private run?: { id: number; abort: AbortController };
+  private lastMaps = new Map<string, MethodResult>();
+  private modelFile?: string;
+  private nextHostRequest = -1;
+  private disposed = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    private state: PanelViewState,
+    private readonly services: PanelServices,
+  ) {
+    const { extensionUri } = services.context;
+    panel.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
+    panel.title = `Explain: ${path.basename(state.imagePath)}`;
+    panel.webview.html = panelHtml(panel.webview, extensionUri, panel.title);
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m: FromPanelMessage) => this.onMessage(m)),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  get imagePath(): string {
+    return this.state.imagePath;
+  }
+
+  /** The model.json this panel shows, once known. */
+  get model(): string | undefined {
+    return this.modelFile;
+  }
+
+  post(message: ToPanelMessage): void {
+    if (this.disposed) return;
+    void this.panel.webview.postMessage(message);
+    this.services.onDidPost({ imagePath: this.state.imagePath, message });
+  }
+
+  /** Handles a message from the webview (also used by tests to act as the webview). */
+  async onMessage(m: FromPanelMessage): Promise<void> {
+    switch (m.type) {
+      case MessageType.Ready:
+        await this.init();
+        return;
+      case MessageType.Explain:
+        this.state = { ...this.state, target: m.target, layer: m.layer };
+        await this.explain(m.requestId, 'request');
+        return;
+      case MessageType.Cancel:
+        if (this.run?.id === m.requestId) this.run.abort.abort();
+        return;
+      case MessageType.ExportPng:
+        await this.guard(() => this.exportPng(m.method, m.colormap, m.opacity));
+        return;
+      case MessageType.CopyNpy:
+        await this.guard(() => this.copyNpy(m.method));
+        return;
+    }
+  }
+
+  private async guard(f: () => Promise<void>): Promise<void> {
+    try {
+      await f();
+    } catch (err) {
+      this.services.showError(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private async loadModel(): Promise<CachedModel> {
+    await this.services.backend.ensure();
+    const file = await this.services.resolveModelPath();
+    const model = await this.services.models.get(file);
+    this.modelFile = model.file;
+    this.services.backend.setModel(model.name);
+    return model;
+  }
+
+  private async init(): Promise<void> {
+    try {
+      if (!fs.existsSync(this.state.imagePath)) throw new UserError(`the image ${this.state.imagePath} no longer exists`);
+      const [model, display] = await Promise.all([this.loadModel(), loadDisplayImage(this.state.imagePath, DISPLAY_MAX_SIDE)]);
+      const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
+      const { adapter } = model;
+      this.post({
+        type: MessageType.Init,
+        state: this.state,
+        imageName: path.basename(this.state.imagePath),
+        image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
+        imageMime: 'image/png',
+        imageSize: { width: display.width, height: display.height },
+        model: {
+          name: model.name,
+          file: vscode.workspace.asRelativePath(model.file),
+          inputSize: [adapter.inputShape[0], adapter.inputShape[1]],
+          preprocess: this.services.preprocessFor(model),
+          checkpoint: model.checkpoint,
+        },
+        backend: this.services.backend.current?.backend ?? 'unknown',
+        layers: adapter.layers.filter((l) => l.spatial).map((l) => ({ name: l.name, className: l.className, shape: l.outputShape.slice(1) })),
+        defaultLayer: adapter.defaultLayer(),
+        methods: EXPLAINERS.filter((e) => whyNotApplicable(e, adapter) === undefined).map((e) => ({ id: e.id, label: e.label })),
+      });
+      await this.explain(this.nextHostRequest--, 'request');
+    } catch (err) {
+      this.fail(undefined, err);
+    }
+  }
+
+  /** Recomputes after the model's files changed (a new checkpoint). */
+  async recompute(): Promise<void> {
+    await this.explain(this.nextHostRequest--, 'checkpoint');
+  }
+
+  private async explain(requestId: number, reason: 'request' | 'checkpoint'): Promise<void> {
+    this.run?.abort.abort(); // a new request supersedes the running one
+    const abort = new AbortController();
+    const run = { id: requestId, abort };
+    this.run = run;
+    this.post({ type: MessageType.Started, requestId, reason });
+    const t0 = performance.now();
+    try {
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `XAI Lens: explaining ${path.basename(this.state.imagePath)}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => abort.abort());
+          progress.report({ message: 'loading the model' });
+          const model = await this.loadModel();
+          if (abort.signal.aborted) throw new CancelledError();
+          const methods = this.services.methodsFor(model);
+          await explainImage({
+            model,
+            imageFile: this.state.imagePath,
+            methods,
+            target: this.state.target ?? 'top',
+            layer: this.state.layer,
+            preprocess: this.services.preprocessFor(model),
+            topK: this.services.topK(),
+            signal: abort.signal,
+            onMethod: (m, i) => progress.report({ message: `${m.label} (${i + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
+            onPredictions: (predictions, target) => {
+              if (this.run !== run) return;
+              this.post({ type: MessageType.Predictions, requestId, predictions, target, checkpoint: model.checkpoint });
+            },
+            onMap: (m) => {
+              if (this.run !== run) return;
+              this.lastMaps.set(m.method, m);
+              const data = m.map.data;
+              this.post({
+                type: MessageType.Map, requestId, method: m.method, label: m.label, layer: m.map.layer,
+                data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+                height: m.map.height, width: m.map.width, ms: m.ms,
+              });
+            },
+          });
+        },
+      );
+      if (this.run === run) this.post({ type: MessageType.Done, requestId, ms: performance.now() - t0 });
+    } catch (err) {
+      if (this.run === run) this.fail(requestId, err);
+    } finally {
+      if (this.run === run) this.run = undefined;
+    }
+  }
+
+  private fail(requestId: number | undefined, err: unknown): void {
+    const cancelled = err instanceof CancelledError;
+    const message = cancelled ? 'Cancelled.' : err instanceof Error ? err.message : String(err);
+    this.post({ type: MessageType.Failed, requestId, message, cancelled });
+    if (!cancelled) {
+      if (!(err instanceof UserError)) console.error('XAI Lens:', err);
+      this.services.showError(`Explaining ${path.basename(this.state.imagePath)} failed: ${message}`);
+    }
+  }
+
+  private mapFor(method: string): MethodResult {
+    const m = this.lastMaps.get(method);
+    if (!m) throw new UserError(`no ${method} map to export yet`);
+    return m;
+  }
+
+  private outputPath(method: string, ext: string): string {
+    const { dir, name } = path.parse(this.state.imagePath);
+    return path.join(dir, `${name}.${method}.${ext}`);
+  }
+
+  private async exportPng(method: string, colormap: PanelViewState['colormap'], opacity: number): Promise<void> {
+    const m = this.mapFor(method);
+    const display = await loadDisplayImage(this.state.imagePath, DISPLAY_MAX_SIDE);
+    const png = await renderOverlayPng({ image: display, map: m.map.data, mapHeight: m.map.height, mapWidth: m.map.width, colormap, opacity });
+    const file = this.outputPath(method, 'png');
+    fs.writeFileSync(file, png);
+    const open = await vscode.window.showInformationMessage(`XAI Lens: saved ${path.basename(file)}`, 'Open');
+    if (open) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(file), vscode.ViewColumn.Beside);
+  }
+
+  /** Copies the map as a Python snippet that rebuilds it from an embedded .npy (base64). */
+  private async copyNpy(method: string): Promise<void> {
+    const m = this.mapFor(method);
+    const shape = m.shape;
+    const npy = encodeNpy(m.upsampled, shape);
+    const snippet = `import base64, io, numpy as np\n${method} = np.load(io.BytesIO(base64.b64decode("${npy.toString('base64')}")))  # float32 ${shape.join('x')}\n`;
+    await vscode.env.clipboard.writeText(snippet);
+    void vscode.window.showInformationMessage(`XAI Lens: copied the ${method} map (${shape.join('×')}, float32) as .npy — paste into Python.`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.run?.abort.abort();
+    this.services.onPanelDisposed(this);
+    this.disposables.forEach((d) => d.dispose());
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The open panels (one per image), their restoration after a window reload, and the watcher that
+ * recomputes them when their model's files change (a training loop writing a checkpoint).
+ */
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { ExplainPanel } from './explain-panel';
+import type { PanelServices, PostedMessage } from './services';
+import type { BackendController } from '../commands/backend-status';
+import { ModelCache, type CachedModel } from '../model/model-cache';
+import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
+import { resolveModelPath } from '../commands/model-choice';
+import { colormapSetting, defaultMethodsSetting, preprocessSetting, topKSetting } from '../commands/settings';
+import { PANEL_VIEW_TYPE } from '../commands/ids';
+import type { PanelViewState } from '../../shared/protocol';
+import type { Explainer } from '../explain/explainer';
+import type { PreprocessPreset } from '../image/preprocess';
+
+/** Quiet time after the last file event before a changed model is reloaded. */
+const CHECKPOINT_DEBOUNCE_MS = 1500;
+
+export class PanelManager implements PanelServices, vscode.Disposable {
+  readonly models = new ModelCache();
+  private readonly panels = new Map<string, ExplainPanel>();
+  private readonly posted = new vscode.EventEmitter<PostedMessage>();
+  private readonly errors = new vscode.EventEmitter<string>();
+  private readonly watchers = new Map<string, vscode.Disposable>();
+  private readonly disposables: vscode.Disposable[] = [];
+  readonly onDidPostMessage = this.posted.event;
+  readonly onDidShowError = this.errors.event;
+
+  constructor(
+    readonly context: vscode.ExtensionContext,
+    readonly backend: BackendController,
+  ) {
+    this.disposables.push(
+      vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
+          const s = state as Partial<PanelViewState> | undefined;
+          if (!s?.imagePath) {
+            panel.dispose();
+            return;
+          }
+          this.adopt(panel, { colormap: colormapSetting(), opacity: 0.5, ...s } as PanelViewState);
+        },
+      }),
+      this.posted,
+      this.errors,
+    );
+  }
+
+  /** Opens (or reveals) the panel for an image beside the active editor. */
+  open(image: vscode.Uri): ExplainPanel {
+    const key = image.fsPath;
+    const existing = this.panels.get(key);
+    if (existing) {
+      existing.panel.reveal(vscode.ViewColumn.Beside, true);
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Explain: ${path.basename(key)}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
+    return this.adopt(panel, { imagePath: key, colormap: colormapSetting(), opacity: 0.5 });
+  }
+
+  private adopt(panel: vscode.WebviewPanel, state: PanelViewState): ExplainPanel {
+    const p = new ExplainPanel(panel, state, this);
+    this.panels.set(state.imagePath, p);
+    return p;
+  }
+
+  panelFor(imagePath: string): ExplainPanel | undefined {
+    return this.panels.get(imagePath);
+  }
+
+  get openPanels(): ExplainPanel[] {
+    return [...this.panels.values()];
+  }
+
+  // ---- PanelServices ----
+
+  async resolveModelPath(): Promise<string> {
+    const file = await resolveModelPath();
+    this.watch(file);
+    return file;
+  }
+
+  methodsFor(model: CachedModel): Explainer[] {
+    const wanted = defaultMethodsSetting();
+    const methods = EXPLAINERS.filter((e) => wanted.includes(e.id) && whyNotApplicable(e, model.adapter) === undefined);
+    if (methods.length > 0) return methods;
+    // None of the chosen methods applies: say which and why, through the first one's reason.
+    const first = EXPLAINERS.find((e) => wanted.includes(e.id)) ?? EXPLAINERS[0];
+    return [first];
+  }
+
+  preprocessFor(model: CachedModel): PreprocessPreset {
+    const s = preprocessSetting();
+    return s === 'auto' ? model.preprocess ?? 'unit' : s;
+  }
+
+  topK(): number {
+    return topKSetting();
+  }
+
+  showError(message: string): void {
+    this.errors.fire(message);
+    void vscode.window.showErrorMessage(`XAI Lens: ${message}`);
+  }
+
+  onDidPost(e: PostedMessage): void {
+    this.posted.fire(e);
+  }
+
+  onPanelDisposed(panel: ExplainPanel): void {
+    if (this.panels.get(panel.imagePath) === panel) this.panels.delete(panel.imagePath);
+  }
+
+  // ---- live while training ----
+
+  private watch(modelFile: string): void {
+    const dir = path.dirname(modelFile);
+    if (this.watchers.has(dir)) return;
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dir), '{model.json,*.bin}'));
+    let timer: NodeJS.Timeout | undefined;
+    const changed = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => void this.checkpointWritten(modelFile), CHECKPOINT_DEBOUNCE_MS);
+    };
+    watcher.onDidChange(changed);
+    watcher.onDidCreate(changed);
+    this.watchers.set(dir, vscode.Disposable.from(watcher, { dispose: () => timer && clearTimeout(timer) }));
+  }
+
+  private async checkpointWritten(modelFile: string): Promise<void> {
+    for (const p of this.panels.values()) {
+      if (p.model === modelFile) await p.recompute();
+    }
+  }
+
+  /** Drops loaded models (after a backend switch) so they reload on the new backend. */
+  reloadModels(): void {
+    this.models.dispose();
+  }
+
+  dispose(): void {
+    for (const p of [...this.panels.values()]) p.dispose();
+    for (const w of this.watchers.values()) w.dispose();
+    this.models.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}

@@ -1,0 +1,27 @@
+/** What a panel needs from the rest of the extension. */
+import type * as vscode from 'vscode';
+import type { BackendController } from '../commands/backend-status';
+import type { ModelCache, CachedModel } from '../model/model-cache';
+import type { Explainer } from '../explain/explainer';
+import type { PreprocessPreset } from '../image/preprocess';
+import type { ToPanelMessage } from '../../shared/protocol';
+import type { ExplainPanel } from './explain-panel';
+
+export interface PostedMessage {
+  imagePath: string;
+  message: ToPanelMessage;
+}
+
+export interface PanelServices {
+  readonly context: vscode.ExtensionContext;
+  readonly backend: BackendController;
+  readonly models: ModelCache;
+  resolveModelPath(): Promise<string>;
+  /** The methods to run: the setting's, where they apply to the model. */
+  methodsFor(model: CachedModel): Explainer[];
+  preprocessFor(model: CachedModel): PreprocessPreset;
+  topK(): number;
+  showError(message: string): void;
+  onDidPost(e: PostedMessage): void;
+  onPanelDisposed(panel: ExplainPanel): void;
+}

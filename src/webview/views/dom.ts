@@ -1,0 +1,16 @@
+/** A tiny helper for building DOM without innerHTML (no injection from labels or file names). */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<Record<string, string | number | boolean>> = {},
+  ...children: (Node | string | null | undefined)[]
+): HTMLElementTagNameMap[K];
+export function h(tag: string, props?: Partial<Record<string, string | number | boolean>>, ...children: (Node | string | null | undefined)[]): HTMLElement;
+export function h(tag: string, props: Partial<Record<string, string | number | boolean>> = {}, ...children: (Node | string | null | undefined)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === false) continue;
+    el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) el.append(c);
+  return el;
+}
