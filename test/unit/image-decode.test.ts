@@ -304,7 +304,7 @@ test('a missing file, a folder and an empty file are UserErrors', async () => {
 
 test('a text file named .png is a UserError naming the supported formats', async () => {
   fs.writeFileSync(file('notes.png'), 'these are not pixels\n');
-  await rejects(loadModelInput(file('notes.png'), { height: 8, width: 8, channels: 3 }), /notes\.png: it is not an image in a supported format; supported formats are PNG, JPEG, WebP, GIF, TIFF and AVIF/);
+  await rejects(loadModelInput(file('notes.png'), { height: 8, width: 8, channels: 3 }), /notes\.png: it is not an image in a supported format; supported formats are PNG, JPEG, WebP, GIF, TIFF, AVIF and BMP/);
 });
 
 test('truncated and corrupt files are UserErrors, not grey half-images', async () => {
@@ -322,7 +322,7 @@ test('truncated and corrupt files are UserErrors, not grey half-images', async (
   await rejects(loadDisplayImage(file('bad-header.jpg'), 64), /bad-header\.jpg: .*corrupt/i);
 });
 
-test('BMP is reported as unsupported (the bundled libvips cannot decode it)', async () => {
+test('a BMP decodes through the project\'s own BMP reader', async () => {
   // A valid 2×1 24-bit BMP.
   const bmp = Buffer.alloc(62);
   bmp.write('BM', 0, 'latin1');
@@ -336,7 +336,11 @@ test('BMP is reported as unsupported (the bundled libvips cannot decode it)', as
   bmp.writeUInt32LE(8, 34);
   bmp.set([0, 0, 255, 255, 0, 0], 54); // BGR: red, blue
   fs.writeFileSync(file('pic.bmp'), bmp);
-  await rejects(loadModelInput(file('pic.bmp'), { height: 8, width: 8, channels: 3 }), /pic\.bmp: it is a BMP image .*supported formats are PNG/);
+  const { pixels, original } = await loadModelInput(file('pic.bmp'), { height: 1, width: 2, channels: 3 });
+  assert.deepEqual(original, { width: 2, height: 1, format: 'bmp' });
+  assert.deepEqual(Array.from(pixels), [255, 0, 0, 0, 0, 255]);
+  fs.writeFileSync(file('short.bmp'), bmp.subarray(0, 56));
+  await rejects(loadModelInput(file('short.bmp'), { height: 8, width: 8, channels: 3 }), /short\.bmp: it looks truncated/);
 });
 
 test('an invalid model input size is rejected', async () => {

@@ -8,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../../shared/errors';
+import { decodeBmp, isBmp } from './bmp';
 
-export const SUPPORTED_IMAGE_FORMATS = ['png', 'jpeg', 'webp', 'gif', 'tiff', 'avif'] as const;
+export const SUPPORTED_IMAGE_FORMATS = ['png', 'jpeg', 'webp', 'gif', 'tiff', 'avif', 'bmp'] as const;
 export type ImageFormat = (typeof SUPPORTED_IMAGE_FORMATS)[number];
 
 export interface ModelInputSize {
@@ -37,7 +38,9 @@ const MAX_PIXELS = 1_000_000_000;
 /** Decoders that cannot stream rows may use this much memory; larger images are refused. */
 const MAX_DECODER_BYTES = 1024 * 1024 * 1024;
 
-const FORMAT_NAMES = 'PNG, JPEG, WebP, GIF, TIFF and AVIF';
+const FORMAT_NAMES = 'PNG, JPEG, WebP, GIF, TIFF, AVIF and BMP';
+/** BMPs are read whole (libvips cannot stream them): a tighter limit. */
+const MAX_BMP_PIXELS = 120_000_000;
 
 // libvips' operation cache would otherwise keep recently decoded files open, which on Windows
 // locks the user's images (and our temporary files) against renaming and deletion.
@@ -56,6 +59,8 @@ interface Source {
   file: string;
   format: ImageFormat;
   meta: sharp.Metadata;
+  /** Removes temporary files made to read the image (BMPs are converted to PNG first). */
+  cleanup?: () => void;
 }
 
 function oneLine(text: string): string {
@@ -84,7 +89,6 @@ function describeUnsupported(file: string, meta?: sharp.Metadata): string {
     return 'not readable';
   }
   if (n === 0) return 'an empty file';
-  if (head.subarray(0, 2).toString('latin1') === 'BM') return 'a BMP image (the bundled libvips cannot decode BMP)';
   if (head.subarray(4, 8).toString('latin1') === 'ftyp') return 'an ISO media file (HEIC or video?) that cannot be decoded';
   return 'not an image in a supported format';
 }
@@ -138,6 +142,7 @@ async function openSource(file: string): Promise<Source> {
     throw new UserError(`image not found: ${file}`);
   }
   if (!stat.isFile()) throw new UserError(`${file} is not a file`);
+  if (startsLikeBmp(file)) return openBmp(file);
   let meta: sharp.Metadata;
   try {
     // Only the header is read here; without a pixel limit, checkDecodable can say why it refuses.
@@ -155,6 +160,33 @@ async function openSource(file: string): Promise<Source> {
   }
   checkDecodable(file, format, meta);
   return { file, format, meta };
+}
+
+function startsLikeBmp(file: string): boolean {
+  const head = Buffer.alloc(2);
+  const fd = fs.openSync(file, 'r');
+  try {
+    return fs.readSync(fd, head, 0, 2, 0) === 2 && isBmp(head);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Decodes a BMP with our own decoder into a temporary PNG that the sharp pipelines then read. */
+async function openBmp(file: string): Promise<Source> {
+  const raw = decodeBmp(fs.readFileSync(file), file, MAX_BMP_PIXELS);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-lens-bmp-'));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    const png = path.join(dir, 'image.png');
+    await sharp(Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength), { raw: { width: raw.width, height: raw.height, channels: 3 } })
+      .png({ compressionLevel: 1 })
+      .toFile(png);
+    return { file: png, format: 'bmp', meta: await sharp(png).metadata(), cleanup };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
 }
 
 /**
@@ -187,6 +219,8 @@ async function decodeWith<T>(source: Source, decode: (file: string) => Promise<T
     // System errors (a full or unwritable temp folder) carry a code; libvips errors do not.
     if (err instanceof UserError || typeof (err as NodeJS.ErrnoException).code === 'string') throw err;
     throw new UserError(`cannot decode ${source.file}: it looks truncated or corrupt (${oneLine((err as Error).message)})`);
+  } finally {
+    source.cleanup?.();
   }
 }
 

@@ -1,0 +1,146 @@
+/**
+ * The extension inside a real VS Code: activation, commands, Explain Image end to end (the map
+ * arrives and peaks inside the shape), cancel, a corrupt image, and a new checkpoint.
+ * Runs on a scratch copy of demo/ (the runner opens it), so the model files may be rewritten.
+ */
+import { describe, it, before } from 'mocha';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { MessageType, type MapMessage, type PredictionsMessage, type ToPanelMessage } from '../../src/shared/protocol';
+import { argmax2d, resizeMap } from '../../src/shared/map-ops';
+import type { XaiLensApi } from '../../src/extension/extension';
+
+const EXTENSION_ID = 'xai-lens.xai-lens';
+let api: XaiLensApi;
+let root: string;
+
+interface Truth { label: string; box: { x: number; y: number; w: number; h: number } }
+
+/** Collects what the extension posts to one panel until `until` says stop. */
+function collect(imagePath: string, until: (m: ToPanelMessage, all: ToPanelMessage[]) => boolean, timeoutMs = 45_000): Promise<ToPanelMessage[]> {
+  return new Promise((resolve, reject) => {
+    const all: ToPanelMessage[] = [];
+    const timer = setTimeout(() => {
+      sub.dispose();
+      reject(new Error(`timed out; got ${all.map((m) => m.type).join(', ')}`));
+    }, timeoutMs);
+    const sub = api.onDidPostMessage((e) => {
+      if (e.imagePath !== imagePath) return;
+      all.push(e.message);
+      if (until(e.message, all)) {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(all);
+      }
+    });
+  });
+}
+
+const finished = (m: ToPanelMessage) => m.type === MessageType.Done || m.type === MessageType.Failed;
+
+describe('XAI Lens in VS Code', () => {
+  before(async () => {
+    const ext = vscode.extensions.getExtension<XaiLensApi>(EXTENSION_ID);
+    assert.ok(ext, `extension ${EXTENSION_ID} is installed`);
+    api = await ext.activate();
+    root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+  });
+
+  it('registers exactly the commands package.json declares', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const declared = (ext.packageJSON.contributes.commands as { command: string }[]).map((c) => c.command).sort();
+    const registered = (await vscode.commands.getCommands(true)).filter((c) => c.startsWith('xaiLens.')).sort();
+    assert.deepEqual(registered, declared);
+  });
+
+  it('Explain Image opens a panel that receives predictions and a map peaking inside the shape', async () => {
+    const boxes = JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')) as Record<string, Truth>;
+    for (const [name, truth] of Object.entries(boxes).slice(0, 3)) {
+      const image = path.join(root, 'images', name);
+      const done = collect(image, finished);
+      await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
+      const messages = await done;
+      const failed = messages.find((m) => m.type === MessageType.Failed);
+      assert.equal(failed, undefined, JSON.stringify(failed));
+      const preds = messages.find((m): m is PredictionsMessage => m.type === MessageType.Predictions)!;
+      assert.equal(preds.predictions[0].label, truth.label);
+      assert.equal(preds.target.label, truth.label);
+      const map = messages.find((m): m is MapMessage => m.type === MessageType.Map)!;
+      assert.equal(map.method, 'gradcam');
+      const up = resizeMap(new Float32Array(map.data), map.height, map.width, 64, 64);
+      const peak = argmax2d(up, 64, 64);
+      const b = truth.box;
+      assert.ok(peak.x >= b.x && peak.x < b.x + b.w && peak.y >= b.y && peak.y < b.y + b.h, `${name}: peak ${JSON.stringify(peak)} outside ${JSON.stringify(b)}`);
+      assert.ok(api.panelFor(image), 'the panel is open');
+    }
+  });
+
+  it('explains another class on request, and a later request supersedes an earlier one', async () => {
+    const image = path.join(root, 'images', Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')))[0]);
+    const panel = api.panelFor(image) ?? (await vscode.commands.executeCommand<unknown>('xaiLens.explainImage', vscode.Uri.file(image)), api.panelFor(image))!;
+    const done = collect(image, (m) => m.type === MessageType.Done && m.requestId === 102);
+    void panel.onMessage({ type: MessageType.Explain, requestId: 101, target: 1 });
+    void panel.onMessage({ type: MessageType.Explain, requestId: 102, target: 2 });
+    const messages = await done;
+    const preds = messages.filter((m): m is PredictionsMessage => m.type === MessageType.Predictions);
+    assert.ok(preds.every((p) => p.requestId === 102), 'the superseded request posts no results');
+    assert.equal(preds[0].target.index, 2);
+    assert.ok(messages.some((m) => m.type === MessageType.Map && m.requestId === 102));
+  });
+
+  it('cancel stops a run and says so', async () => {
+    const image = path.join(root, 'images', fs.readdirSync(path.join(root, 'images')).find((f) => /\.(png|jpe?g)$/.test(f))!);
+    await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
+    const panel = api.panelFor(image)!;
+    const done = collect(image, (m) => finished(m) && 'requestId' in m && m.requestId === 201);
+    void panel.onMessage({ type: MessageType.Explain, requestId: 201, target: 0 });
+    void panel.onMessage({ type: MessageType.Cancel, requestId: 201 });
+    const messages = await done;
+    const last = messages[messages.length - 1];
+    assert.equal(last.type, MessageType.Failed);
+    assert.equal(last.type === MessageType.Failed && last.cancelled, true);
+    assert.ok(!messages.some((m) => m.type === MessageType.Map && m.requestId === 201));
+  });
+
+  it('a corrupt image shows an error message with the cause, and the next image still works', async () => {
+    const bad = path.join(root, 'images', 'corrupt.png');
+    fs.writeFileSync(bad, Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+    const error = new Promise<string>((resolve) => {
+      const sub = api.onDidShowError((m) => {
+        sub.dispose();
+        resolve(m);
+      });
+    });
+    await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(bad));
+    assert.match(await error, /corrupt\.png/);
+    const good = path.join(root, 'images', Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')))[1]);
+    const done = collect(good, finished);
+    const panel = api.panelFor(good);
+    if (panel) void panel.onMessage({ type: MessageType.Explain, requestId: 301 });
+    else await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(good));
+    const messages = await done;
+    assert.equal(messages[messages.length - 1].type, MessageType.Done);
+  });
+
+  it('recomputes open panels when training writes a new checkpoint', async () => {
+    const image = path.join(root, 'images', Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')))[0]);
+    if (!api.panelFor(image)) {
+      const first = collect(image, finished);
+      await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
+      await first;
+    }
+    const modelDir = path.join(root, 'models', 'shapes');
+    const recomputed = collect(image, (m, all) => finished(m) && all.some((x) => x.type === MessageType.Started && x.reason === 'checkpoint'), 30_000);
+    // What a training loop does: rewrite the weights, then model.json.
+    const weights = fs.readdirSync(modelDir).filter((f) => f.endsWith('.bin'));
+    for (const w of weights) fs.writeFileSync(path.join(modelDir, w), fs.readFileSync(path.join(modelDir, w)));
+    fs.writeFileSync(path.join(modelDir, 'model.json'), fs.readFileSync(path.join(modelDir, 'model.json')));
+    const messages = await recomputed;
+    const preds = messages.find((m): m is PredictionsMessage => m.type === MessageType.Predictions);
+    assert.ok(preds, 'new predictions');
+    assert.equal(messages[messages.length - 1].type, MessageType.Done);
+    assert.ok(Date.parse(preds.checkpoint) > Date.now() - 60_000, `the checkpoint shown is the new one: ${preds.checkpoint}`);
+  });
+});
