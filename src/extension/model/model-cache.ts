@@ -1,7 +1,8 @@
 /**
  * Loaded models by model.json path, reloaded when the files change. A model that is being
  * written (a checkpoint in progress: shards missing or short) is retried a few times before the
- * error is reported, so a training loop's write is picked up after it finishes.
+ * error is reported, so a training loop's write is picked up after it finishes. Models are lent
+ * out: a replaced model is disposed only when the last explanation using it has finished.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +13,12 @@ import { UserError } from '../../shared/errors';
 export interface CachedModel extends LoadedModel {
   /** When the model's files were last written (ISO time): the checkpoint shown. */
   checkpoint: string;
+}
+
+interface Entry {
+  loading: Promise<CachedModel>;
+  users: number;
+  stale: boolean;
 }
 
 function checkpointTime(file: string): string {
@@ -26,21 +33,39 @@ function checkpointTime(file: string): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ModelCache {
-  private readonly models = new Map<string, Promise<CachedModel>>();
+  private readonly entries = new Map<string, Entry>();
 
-  /** The model at `modelPath`, loading it when absent or when its files changed. */
-  async get(modelPath: string, opts: LoadOptions = {}): Promise<CachedModel> {
+  /**
+   * Runs `use` with the model at `modelPath`, loading it when absent or when its files changed
+   * since it was loaded. The model stays alive until `use` settles.
+   */
+  async with<T>(modelPath: string, use: (m: CachedModel) => Promise<T>, opts: LoadOptions = {}): Promise<T> {
     const file = resolveModelJson(modelPath);
-    const existing = this.models.get(file);
-    if (existing) {
-      const m = await existing.catch(() => undefined);
-      if (m && m.checkpoint === checkpointTime(file)) return m;
-      this.forget(file);
+    let entry = this.entries.get(file);
+    if (entry) {
+      const m = await entry.loading.catch(() => undefined);
+      if (!m || m.checkpoint !== checkpointTime(file)) {
+        this.retire(file, entry);
+        entry = undefined;
+      }
     }
-    const loading = this.load(file, opts);
-    this.models.set(file, loading);
-    loading.catch(() => this.models.delete(file));
-    return loading;
+    entry ??= this.start(file, opts);
+    entry.users++;
+    try {
+      return await use(await entry.loading);
+    } finally {
+      entry.users--;
+      if (entry.stale && entry.users === 0) this.disposeEntry(entry);
+    }
+  }
+
+  private start(file: string, opts: LoadOptions): Entry {
+    const entry: Entry = { loading: this.load(file, opts), users: 0, stale: false };
+    this.entries.set(file, entry);
+    entry.loading.catch(() => {
+      if (this.entries.get(file) === entry) this.entries.delete(file);
+    });
+    return entry;
   }
 
   private async load(file: string, opts: LoadOptions, attempts = 4): Promise<CachedModel> {
@@ -58,14 +83,28 @@ export class ModelCache {
     }
   }
 
-  forget(modelPath: string): void {
-    const file = path.resolve(modelPath);
-    const m = this.models.get(file);
-    this.models.delete(file);
-    m?.then((x) => x.adapter.dispose(), () => undefined);
+  /** Takes an entry out of the cache; it is disposed once nobody uses it. */
+  private retire(file: string, entry: Entry): void {
+    if (this.entries.get(file) === entry) this.entries.delete(file);
+    entry.stale = true;
+    if (entry.users === 0) this.disposeEntry(entry);
+  }
+
+  private disposeEntry(entry: Entry): void {
+    entry.loading.then((m) => m.adapter.dispose(), () => undefined);
+  }
+
+  /** Drops every model (e.g. after a backend switch); models in use go when their run ends. */
+  clear(): void {
+    for (const [file, entry] of [...this.entries]) this.retire(file, entry);
   }
 
   dispose(): void {
-    for (const f of [...this.models.keys()]) this.forget(f);
+    this.clear();
+  }
+
+  /** Models currently loaded (for tests). */
+  get size(): number {
+    return this.entries.size;
   }
 }

@@ -92,44 +92,50 @@ export class ExplainPanel implements vscode.Disposable {
     }
   }
 
-  private async loadModel(): Promise<CachedModel> {
+  /** Runs `use` with the workspace's model (loaded, or reloaded when its files changed). */
+  private async withModel<T>(use: (model: CachedModel) => Promise<T>): Promise<T> {
     await this.services.backend.ensure();
     const file = await this.services.resolveModelPath();
-    const model = await this.services.models.get(file);
-    this.modelFile = model.file;
-    this.services.backend.setModel(model.name);
-    return model;
+    return this.services.models.with(file, async (model) => {
+      this.modelFile = model.file;
+      this.services.backend.setModel(model.name);
+      return use(model);
+    });
   }
 
   private async init(): Promise<void> {
     try {
       if (!fs.existsSync(this.state.imagePath)) throw new UserError(`the image ${this.state.imagePath} no longer exists`);
-      const [model, display] = await Promise.all([this.loadModel(), loadDisplayImage(this.state.imagePath, DISPLAY_MAX_SIDE)]);
-      const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
-      const { adapter } = model;
-      this.post({
-        type: MessageType.Init,
-        state: this.state,
-        imageName: path.basename(this.state.imagePath),
-        image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
-        imageMime: 'image/png',
-        imageSize: { width: display.width, height: display.height },
-        model: {
-          name: model.name,
-          file: vscode.workspace.asRelativePath(model.file),
-          inputSize: [adapter.inputShape[0], adapter.inputShape[1]],
-          preprocess: this.services.preprocessFor(model),
-          checkpoint: model.checkpoint,
-        },
-        backend: this.services.backend.current?.backend ?? 'unknown',
-        layers: adapter.layers.filter((l) => l.spatial).map((l) => ({ name: l.name, className: l.className, shape: l.outputShape.slice(1) })),
-        defaultLayer: adapter.defaultLayer(),
-        methods: EXPLAINERS.filter((e) => whyNotApplicable(e, adapter) === undefined).map((e) => ({ id: e.id, label: e.label })),
-      });
+      const display = await loadDisplayImage(this.state.imagePath, DISPLAY_MAX_SIDE);
+      await this.withModel((model) => this.sendInit(model, display));
       await this.explain(this.nextHostRequest--, 'request');
     } catch (err) {
       this.fail(undefined, err);
     }
+  }
+
+  private async sendInit(model: CachedModel, display: { data: Uint8Array; width: number; height: number }): Promise<void> {
+    const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
+    const { adapter } = model;
+    this.post({
+      type: MessageType.Init,
+      state: this.state,
+      imageName: path.basename(this.state.imagePath),
+      image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
+      imageMime: 'image/png',
+      imageSize: { width: display.width, height: display.height },
+      model: {
+        name: model.name,
+        file: vscode.workspace.asRelativePath(model.file),
+        inputSize: [adapter.inputShape[0], adapter.inputShape[1]],
+        preprocess: this.services.preprocessFor(model),
+        checkpoint: model.checkpoint,
+      },
+      backend: this.services.backend.current?.backend ?? 'unknown',
+      layers: adapter.layers.filter((l) => l.spatial).map((l) => ({ name: l.name, className: l.className, shape: l.outputShape.slice(1) })),
+      defaultLayer: adapter.defaultLayer(),
+      methods: EXPLAINERS.filter((e) => whyNotApplicable(e, adapter) === undefined).map((e) => ({ id: e.id, label: e.label })),
+    });
   }
 
   /** Recomputes after the model's files changed (a new checkpoint). */
@@ -139,8 +145,7 @@ export class ExplainPanel implements vscode.Disposable {
 
   private async explain(requestId: number, reason: 'request' | 'checkpoint'): Promise<void> {
     this.run?.abort.abort(); // a new request supersedes the running one
-    const abort = new AbortController();
-    const run = { id: requestId, abort };
+    const run = { id: requestId, abort: new AbortController() };
     this.run = run;
     this.post({ type: MessageType.Started, requestId, reason });
     const t0 = performance.now();
@@ -148,36 +153,9 @@ export class ExplainPanel implements vscode.Disposable {
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `XAI Lens: explaining ${path.basename(this.state.imagePath)}`, cancellable: true },
         async (progress, token) => {
-          token.onCancellationRequested(() => abort.abort());
+          token.onCancellationRequested(() => run.abort.abort());
           progress.report({ message: 'loading the model' });
-          const model = await this.loadModel();
-          if (abort.signal.aborted) throw new CancelledError();
-          const methods = this.services.methodsFor(model);
-          await explainImage({
-            model,
-            imageFile: this.state.imagePath,
-            methods,
-            target: this.state.target ?? 'top',
-            layer: this.state.layer,
-            preprocess: this.services.preprocessFor(model),
-            topK: this.services.topK(),
-            signal: abort.signal,
-            onMethod: (m, i) => progress.report({ message: `${m.label} (${i + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
-            onPredictions: (predictions, target) => {
-              if (this.run !== run) return;
-              this.post({ type: MessageType.Predictions, requestId, predictions, target, checkpoint: model.checkpoint });
-            },
-            onMap: (m) => {
-              if (this.run !== run) return;
-              this.lastMaps.set(m.method, m);
-              const data = m.map.data;
-              this.post({
-                type: MessageType.Map, requestId, method: m.method, label: m.label, layer: m.map.layer,
-                data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
-                height: m.map.height, width: m.map.width, ms: m.ms,
-              });
-            },
-          });
+          await this.withModel((model) => this.compute(model, run, progress));
         },
       );
       if (this.run === run) this.post({ type: MessageType.Done, requestId, ms: performance.now() - t0 });
@@ -186,6 +164,37 @@ export class ExplainPanel implements vscode.Disposable {
     } finally {
       if (this.run === run) this.run = undefined;
     }
+  }
+
+  /** Predictions, then each map, posted as soon as each is ready (unless superseded). */
+  private async compute(model: CachedModel, run: { id: number; abort: AbortController }, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<void> {
+    if (run.abort.signal.aborted) throw new CancelledError();
+    const requestId = run.id;
+    const methods = this.services.methodsFor(model);
+    await explainImage({
+      model,
+      imageFile: this.state.imagePath,
+      methods,
+      target: this.state.target ?? 'top',
+      layer: this.state.layer,
+      preprocess: this.services.preprocessFor(model),
+      topK: this.services.topK(),
+      signal: run.abort.signal,
+      onMethod: (m, i) => progress.report({ message: `${m.label} (${i + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
+      onPredictions: (predictions, target) => {
+        if (this.run === run) this.post({ type: MessageType.Predictions, requestId, predictions, target, checkpoint: model.checkpoint });
+      },
+      onMap: (m) => {
+        if (this.run !== run) return;
+        this.lastMaps.set(m.method, m);
+        const data = m.map.data;
+        this.post({
+          type: MessageType.Map, requestId, method: m.method, label: m.label, layer: m.map.layer,
+          data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+          height: m.map.height, width: m.map.width, ms: m.ms,
+        });
+      },
+    });
   }
 
   private fail(requestId: number | undefined, err: unknown): void {

@@ -138,7 +138,7 @@ export class PanelManager implements PanelServices, vscode.Disposable {
 
   /** Drops loaded models (after a backend switch) so they reload on the new backend. */
   reloadModels(): void {
-    this.models.dispose();
+    this.models.clear();
   }
 
   dispose(): void {

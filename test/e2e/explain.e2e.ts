@@ -1,0 +1,175 @@
+// The user's path, in a real VS Code (code-server) with the packaged .vsix installed: open demo/,
+// right-click an image in the explorer → Explain Image, and check the panel: predictions, a
+// heatmap on the canvas, the opacity slider redraws it, clicking another class brings a new map.
+// Measures cold (command → first heatmap drawn) and warm (another class) times, for the demo
+// model and for a MobileNetV2-size model (224×224, random weights) on wasm. Screenshots go to
+// test-artifacts/.
+//
+//   node out/test/e2e/explain.e2e.js --vsix xai-lens.vsix [--workspace <copy of demo/>]
+//
+// Prints "N passed, N failed" last; exits non-zero on failure.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { FrameLocator, Page } from 'playwright-core';
+import {
+  ensureVsCodeEnv, explorerContextMenu, explorerRow, launchChromium, openWorkbench,
+  relayExtensionHostConsole, repoPath, screenshot, startCodeServer, webviewFrame,
+} from './workbench';
+import { buildMobileNetV2 } from '../../bench/mobilenet-v2';
+import { fsSaveHandler } from '../../src/extension/model/fs-io';
+import { initBackend } from '../../src/extension/backend/backends';
+
+interface Truth { label: string; box: { x: number; y: number; w: number; h: number } }
+
+/** A scratch copy of demo/ with a MobileNetV2-size model beside the demo model. */
+async function makeWorkspace(): Promise<string> {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-e2e-'));
+  fs.cpSync(repoPath('demo'), ws, { recursive: true });
+  fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
+  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/shapes/model.json', 'xaiLens.backend': 'wasm' }));
+  await initBackend('cpu');
+  const model = buildMobileNetV2();
+  await model.save(fsSaveHandler(path.join(ws, 'models', 'mobilenet-size')));
+  model.dispose();
+  return ws;
+}
+
+/** The map counter the panel bumps each time it draws a new map. */
+async function mapVersion(frame: FrameLocator): Promise<number> {
+  const v = await frame.locator('body').getAttribute('data-map-version');
+  return Number(v ?? 0);
+}
+
+async function waitForMap(frame: FrameLocator, after: number, timeoutMs = 120_000): Promise<void> {
+  await frame.locator(`body[data-map-version="${after + 1}"]`).waitFor({ state: 'attached', timeout: timeoutMs });
+}
+
+/** Mean absolute difference between pixels of the canvas and an earlier snapshot; and its spread. */
+async function canvasStats(frame: FrameLocator): Promise<{ url: string; width: number; height: number; std: number }> {
+  // The page's canvas, typed by hand: this file compiles without the DOM library.
+  interface Canvas2D {
+    width: number;
+    height: number;
+    toDataURL(): string;
+    getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+  }
+  return frame.locator('#heatmap').evaluate((el) => {
+    const c = el as unknown as Canvas2D;
+    const ctx = c.getContext('2d');
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let s = 0, s2 = 0;
+    for (let i = 0; i < d.length; i += 4) { s += d[i]; s2 += d[i] * d[i]; }
+    const n = d.length / 4;
+    return { url: c.toDataURL(), width: c.width, height: c.height, std: Math.sqrt(Math.max(0, s2 / n - (s / n) ** 2)) };
+  });
+}
+
+async function explainFromExplorer(page: Page, folder: string, file: string): Promise<number> {
+  const row = explorerRow(page, file);
+  if (!(await row.isVisible().catch(() => false))) await explorerRow(page, folder).click();
+  await row.waitFor({ timeout: 30_000 });
+  const t0 = Date.now();
+  await explorerContextMenu(page, file, 'Explain Image');
+  return t0;
+}
+
+async function main(): Promise<number> {
+  const { values: opts } = parseArgs({ options: { vsix: { type: 'string', default: repoPath('xai-lens.vsix') }, workspace: { type: 'string' } } });
+  const t00 = Date.now();
+  const step = (msg: string) => console.log(`[e2e ${((Date.now() - t00) / 1000).toFixed(1)} s] ${msg}`);
+  if (!fs.existsSync(opts.vsix!)) throw new Error(`${opts.vsix} not found: run npm run package first`);
+  const workspace = opts.workspace ?? (await makeWorkspace());
+  const boxes = JSON.parse(fs.readFileSync(path.join(workspace, 'images', 'boxes.json'), 'utf8')) as Record<string, Truth>;
+  const [imageName, truth] = Object.entries(boxes)[0];
+  const timings: Record<string, number> = {};
+  let passed = 0;
+  const check = (ok: boolean, what: string) => {
+    if (!ok) throw new Error(`failed: ${what}`);
+    passed++;
+    step(`ok: ${what}`);
+  };
+
+  const env = await ensureVsCodeEnv();
+  const server = await startCodeServer({ workspace, vsix: opts.vsix });
+  const browser = await launchChromium(env.chromium);
+  const { page } = browser;
+  relayExtensionHostConsole(page, (line) => console.log(`[extension host] ${line}`));
+  try {
+    await openWorkbench(page, server.url);
+    step('workbench up');
+
+    // 1. right-click → Explain Image on the demo model: the panel, predictions, a heatmap.
+    const t0 = await explainFromExplorer(page, 'images', imageName);
+    const frame = webviewFrame(page);
+    await waitForMap(frame, 0);
+    timings.coldDemoMs = Date.now() - t0;
+    step(`first heatmap drawn ${timings.coldDemoMs} ms after the command`);
+    const predictions = frame.locator('#predictions li');
+    check((await predictions.count()) === 3, 'the panel lists the predictions (3 classes)');
+    check((await predictions.first().innerText()).includes(truth.label), `the top prediction is ${truth.label}`);
+    const first = await canvasStats(frame);
+    check(first.width > 0 && first.height > 0 && first.std > 5, `the heatmap canvas is drawn (${first.width}×${first.height}, pixel spread ${first.std.toFixed(1)})`);
+    await screenshot(page, 'e2e-panel-demo');
+
+    // 2. the opacity slider redraws at once, without recomputing.
+    const versionBefore = await mapVersion(frame);
+    await frame.locator('#opacity').fill('90');
+    await page.waitForTimeout(200);
+    const after = await canvasStats(frame);
+    check(after.url !== first.url, 'moving the opacity slider changes the canvas');
+    check((await mapVersion(frame)) === versionBefore, 'the opacity change did not ask for a new map');
+    await frame.locator('#opacity').fill('55');
+
+    // 3. click another class: a new map arrives (warm re-explain).
+    const v = await mapVersion(frame);
+    const second = predictions.nth(1).locator('button');
+    const secondLabel = (await second.locator('.name').innerText()).trim();
+    const t1 = Date.now();
+    await second.click();
+    await waitForMap(frame, v);
+    timings.warmDemoMs = Date.now() - t1;
+    check((await frame.locator('#predictions button.selected .name').innerText()).trim() === secondLabel, `clicking ${secondLabel} explains it (${timings.warmDemoMs} ms)`);
+    await page.waitForTimeout(300);
+    await screenshot(page, 'e2e-panel-other-class');
+
+    // 4. the MobileNetV2-size model, cold (first load of that model) and warm.
+    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
+    await page.waitForTimeout(1500); // the settings file is picked up
+    const other = Object.keys(boxes)[1];
+    const t2 = await explainFromExplorer(page, 'images', other);
+    const frame2 = webviewFrame(page);
+    await waitForMap(frame2, 0, 180_000);
+    timings.coldMobileNetMs = Date.now() - t2;
+    const v2 = await mapVersion(frame2);
+    const t3 = Date.now();
+    await frame2.locator('#predictions li').nth(1).locator('button').click();
+    await waitForMap(frame2, v2, 120_000);
+    timings.warmMobileNetMs = Date.now() - t3;
+    check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
+    await screenshot(page, 'e2e-panel-mobilenet');
+
+    fs.mkdirSync(repoPath('test-artifacts'), { recursive: true });
+    fs.writeFileSync(repoPath('test-artifacts', 'e2e-timings.json'), JSON.stringify(timings, null, 2));
+    step(`timings ${JSON.stringify(timings)}`);
+    console.log(`${passed} passed, 0 failed`);
+    return 0;
+  } catch (err) {
+    console.error(err);
+    await screenshot(page, 'e2e-failure').then((f) => console.error(`screenshot of the failure: ${f}`), () => {});
+    console.error('last lines of code-server:\n' + server.logs.slice(-20).join('\n'));
+    console.log(`${passed} passed, 1 failed`);
+    return 1;
+  } finally {
+    await browser.close();
+    await server.stop();
+    step('stopped');
+  }
+}
+
+main().then((code) => { process.exitCode = code; }, (err) => {
+  console.error(err);
+  console.log('0 passed, 1 failed');
+  process.exitCode = 1;
+});
