@@ -17,6 +17,7 @@ import { OverlayCanvas, colormapGradient } from './render/overlay-canvas';
 interface Ui {
   status: HTMLElement;
   ring: HTMLElement;
+  cancel: HTMLElement;
   checkpoint: HTMLElement;
   predictions: HTMLElement;
   canvas: OverlayCanvas;
@@ -71,6 +72,7 @@ function build(m: InitMessage): Ui {
   const ui: Ui = {
     status: h('span', { id: 'status', role: 'status' }),
     ring: h('vscode-progress-ring', { id: 'busy', 'aria-label': 'Computing' }),
+    cancel: h('vscode-button', { id: 'cancel', secondary: true, title: 'Stop this computation' }, 'Cancel'),
     checkpoint: h('span', { class: 'checkpoint' }),
     predictions: h('ol', { id: 'predictions', class: 'predictions' }),
     canvas: new OverlayCanvas(canvasEl as HTMLCanvasElement),
@@ -84,7 +86,7 @@ function build(m: InitMessage): Ui {
   };
   app.replaceChildren(
     h('header', {},
-      h('div', { class: 'title' }, h('strong', {}, m.imageName), ui.ring),
+      h('div', { class: 'title' }, h('strong', {}, m.imageName), ui.ring, ui.cancel),
       h('div', { class: 'meta' },
         h('span', { title: m.model.file }, `model ${m.model.name}`),
         h('span', {}, `input ${m.model.inputSize.join('×')} · ${m.model.preprocess}`),
@@ -128,6 +130,7 @@ function build(m: InitMessage): Ui {
   exportButton.addEventListener('click', () => {
     if (shownMethod && state) vscode.postMessage({ type: MessageType.ExportPng, method: shownMethod, colormap: state.colormap, opacity: state.opacity });
   });
+  ui.cancel.addEventListener('click', () => vscode.postMessage({ type: MessageType.Cancel, requestId: current }));
   copyButton.addEventListener('click', () => {
     if (shownMethod) vscode.postMessage({ type: MessageType.CopyNpy, method: shownMethod });
   });
@@ -149,6 +152,7 @@ function redraw(): void {
 function setBusy(busy: boolean, text: string): void {
   if (!ui) return;
   ui.ring.hidden = !busy;
+  ui.cancel.hidden = !busy;
   ui.status.textContent = text;
   document.body.classList.toggle('busy', busy);
 }

@@ -5,7 +5,7 @@
 // model and for a MobileNetV2-size model (224×224, random weights) on wasm. Screenshots go to
 // test-artifacts/.
 //
-//   node out/test/e2e/explain.e2e.js --vsix xai-lens.vsix [--workspace <copy of demo/>]
+//   node out/test/e2e/explain.e2e.js --vsix xai-lens.vsix [--from <a folder laid out like demo/>]
 //
 // Prints "N passed, N failed" last; exits non-zero on failure.
 import * as fs from 'node:fs';
@@ -24,9 +24,9 @@ import { initBackend } from '../../src/extension/backend/backends';
 interface Truth { label: string; box: { x: number; y: number; w: number; h: number } }
 
 /** A scratch copy of demo/ with a MobileNetV2-size model beside the demo model. */
-async function makeWorkspace(): Promise<string> {
+async function makeWorkspace(from: string): Promise<string> {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-e2e-'));
-  fs.cpSync(repoPath('demo'), ws, { recursive: true });
+  fs.cpSync(from, ws, { recursive: true });
   fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
   fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/shapes/model.json', 'xaiLens.backend': 'wasm' }));
   await initBackend('cpu');
@@ -46,7 +46,7 @@ async function waitForMap(frame: FrameLocator, after: number, timeoutMs = 120_00
   await frame.locator(`body[data-map-version="${after + 1}"]`).waitFor({ state: 'attached', timeout: timeoutMs });
 }
 
-/** Mean absolute difference between pixels of the canvas and an earlier snapshot; and its spread. */
+/** The canvas as a data URL (to compare snapshots), its size, and the spread of its red channel. */
 async function canvasStats(frame: FrameLocator): Promise<{ url: string; width: number; height: number; std: number }> {
   // The page's canvas, typed by hand: this file compiles without the DOM library.
   interface Canvas2D {
@@ -76,11 +76,11 @@ async function explainFromExplorer(page: Page, folder: string, file: string): Pr
 }
 
 async function main(): Promise<number> {
-  const { values: opts } = parseArgs({ options: { vsix: { type: 'string', default: repoPath('xai-lens.vsix') }, workspace: { type: 'string' } } });
+  const { values: opts } = parseArgs({ options: { vsix: { type: 'string', default: repoPath('xai-lens.vsix') }, from: { type: 'string', default: repoPath('demo') } } });
   const t00 = Date.now();
   const step = (msg: string) => console.log(`[e2e ${((Date.now() - t00) / 1000).toFixed(1)} s] ${msg}`);
   if (!fs.existsSync(opts.vsix!)) throw new Error(`${opts.vsix} not found: run npm run package first`);
-  const workspace = opts.workspace ?? (await makeWorkspace());
+  const workspace = await makeWorkspace(opts.from!);
   const boxes = JSON.parse(fs.readFileSync(path.join(workspace, 'images', 'boxes.json'), 'utf8')) as Record<string, Truth>;
   const [imageName, truth] = Object.entries(boxes)[0];
   const timings: Record<string, number> = {};

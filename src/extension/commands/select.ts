@@ -30,7 +30,6 @@ export async function selectBackendCommand(panels: PanelManager): Promise<void> 
   );
   if (!pick || pick.backend === current) return;
   await setBackendSetting(pick.backend);
-  panels.reloadModels();
   const report = await panels.backend.ensure();
   void vscode.window.showInformationMessage(`XAI Lens: now computing on ${report.backend}.`);
 }

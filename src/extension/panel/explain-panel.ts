@@ -15,6 +15,7 @@ import { loadDisplayImage } from '../image/decode';
 import { renderOverlayPng } from '../image/overlay';
 import { encodeNpy } from '../image/npy';
 import { panelHtml } from './html';
+import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 import type { CachedModel } from '../model/model-cache';
 
@@ -149,25 +150,21 @@ export class ExplainPanel implements vscode.Disposable {
     this.run = run;
     this.post({ type: MessageType.Started, requestId, reason });
     const t0 = performance.now();
+    const progress = new DeferredProgress(`XAI Lens: explaining ${path.basename(this.state.imagePath)}`, () => run.abort.abort());
     try {
-      await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `XAI Lens: explaining ${path.basename(this.state.imagePath)}`, cancellable: true },
-        async (progress, token) => {
-          token.onCancellationRequested(() => run.abort.abort());
-          progress.report({ message: 'loading the model' });
-          await this.withModel((model) => this.compute(model, run, progress));
-        },
-      );
+      progress.report({ message: 'loading the model' });
+      await this.withModel((model) => this.compute(model, run, progress));
       if (this.run === run) this.post({ type: MessageType.Done, requestId, ms: performance.now() - t0 });
     } catch (err) {
       if (this.run === run) this.fail(requestId, err);
     } finally {
+      progress.done();
       if (this.run === run) this.run = undefined;
     }
   }
 
   /** Predictions, then each map, posted as soon as each is ready (unless superseded). */
-  private async compute(model: CachedModel, run: { id: number; abort: AbortController }, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<void> {
+  private async compute(model: CachedModel, run: { id: number; abort: AbortController }, progress: DeferredProgress): Promise<void> {
     if (run.abort.signal.aborted) throw new CancelledError();
     const requestId = run.id;
     const methods = this.services.methodsFor(model);

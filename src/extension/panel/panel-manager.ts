@@ -3,6 +3,7 @@
  * recomputes them when their model's files change (a training loop writing a checkpoint).
  */
 import * as vscode from 'vscode';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ExplainPanel } from './explain-panel';
 import type { PanelServices, PostedMessage } from './services';
@@ -11,7 +12,7 @@ import { ModelCache, type CachedModel } from '../model/model-cache';
 import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
 import { resolveModelPath } from '../commands/model-choice';
 import { colormapSetting, defaultMethodsSetting, preprocessSetting, topKSetting } from '../commands/settings';
-import { PANEL_VIEW_TYPE } from '../commands/ids';
+import { PANEL_VIEW_TYPE, SETTINGS } from '../commands/ids';
 import type { PanelViewState } from '../../shared/protocol';
 import type { Explainer } from '../explain/explainer';
 import type { PreprocessPreset } from '../image/preprocess';
@@ -26,6 +27,7 @@ export class PanelManager implements PanelServices, vscode.Disposable {
   private readonly errors = new vscode.EventEmitter<string>();
   private readonly watchers = new Map<string, vscode.Disposable>();
   private readonly disposables: vscode.Disposable[] = [];
+  private modelPath?: string;
   readonly onDidPostMessage = this.posted.event;
   readonly onDidShowError = this.errors.event;
 
@@ -46,6 +48,11 @@ export class PanelManager implements PanelServices, vscode.Disposable {
       }),
       this.posted,
       this.errors,
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.modelPath}`)) this.modelPath = undefined;
+        // Models hold their weights on the backend they were loaded on.
+        if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.backend}`)) this.models.clear();
+      }),
     );
   }
 
@@ -77,9 +84,12 @@ export class PanelManager implements PanelServices, vscode.Disposable {
 
   // ---- PanelServices ----
 
+  /** The workspace's model; remembered until the setting changes or the file goes away. */
   async resolveModelPath(): Promise<string> {
+    if (this.modelPath && fs.existsSync(this.modelPath)) return this.modelPath;
     const file = await resolveModelPath();
     this.watch(file);
+    this.modelPath = file;
     return file;
   }
 

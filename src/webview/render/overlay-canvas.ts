@@ -11,6 +11,9 @@ export interface RawMap {
   width: number;
 }
 
+/** Smallest long side the canvas is drawn at. */
+const MIN_SIDE = 512;
+
 export class OverlayCanvas {
   private base?: ImageData;
   private heat?: Float32Array; // the normalised map at canvas resolution
@@ -18,12 +21,18 @@ export class OverlayCanvas {
 
   constructor(readonly canvas: HTMLCanvasElement) {}
 
-  /** Sets the image; the canvas takes its size (already limited by the host). */
+  /**
+   * Sets the image. The canvas takes its size (the host limits it to 1024 px), enlarged to at
+   * least MIN_SIDE so that small model-sized images still show a smooth heatmap.
+   */
   setImage(img: HTMLImageElement): void {
-    this.canvas.width = img.naturalWidth;
-    this.canvas.height = img.naturalHeight;
+    const scale = Math.max(1, MIN_SIDE / Math.max(img.naturalWidth, img.naturalHeight));
+    this.canvas.width = Math.round(img.naturalWidth * scale);
+    this.canvas.height = Math.round(img.naturalHeight * scale);
     const ctx = this.canvas.getContext('2d', { willReadFrequently: true })!;
-    ctx.drawImage(img, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(img, 0, 0, this.canvas.width, this.canvas.height);
     this.base = ctx.getImageData(0, 0, this.canvas.width, this.canvas.height);
     if (this.map) this.setMap(this.map);
   }
