@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-layers also registers tfjs-core's gradient functions, which tf.grads needs.
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../src/extension/backend/backends';
-import { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from '../../src/extension/backend/wasm-kernels';
+import { registerWasmGradientKernels, WASM_GRADIENT_KERNELS, WASM_KERNEL_REPLACEMENTS } from '../../src/extension/backend/wasm-kernels';
 import { conv2DBackpropFilterKernel } from '../../src/extension/backend/wasm-kernels/conv2d-backprop-filter';
 
 type Shape4D = [number, number, number, number];
@@ -138,6 +138,22 @@ test('Conv2DBackpropFilter matches cpu', async (t) => {
       await compare('dW', () => tf.engine().runKernel('Conv2DBackpropFilter',
         { x: tf.tensor(values(c.x, i), c.x), dy: tf.tensor(values(dyShape, 100 + i), dyShape) },
         { filterShape: c.f, strides: c.s, pad: c.pad, dataFormat: format, dimRoundingMode: c.round } as never) as tf.Tensor);
+    });
+  }
+});
+
+test('Conv2DBackpropInput (replacing the slow wasm kernel) matches cpu', async (t) => {
+  assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc, WASM_KERNEL_REPLACEMENTS[0].kernelFunc);
+  for (const [i, c] of CONV_CASES.entries()) {
+    await t.test(describe(c), async () => {
+      const format = c.nchw ? 'NCHW' : 'NHWC';
+      const xNhwc: Shape4D = c.nchw ? [c.x[0], c.x[2], c.x[3], c.x[1]] : c.x;
+      const yNhwc = await outShape(() =>
+        tf.conv2d(tf.zeros(xNhwc) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.s, c.pad, 'NHWC', 1, c.round));
+      const dyShape = c.nchw ? [yNhwc[0], yNhwc[3], yNhwc[1], yNhwc[2]] : yNhwc;
+      await compare('dx', () => tf.engine().runKernel('Conv2DBackpropInput',
+        { dy: tf.tensor(values(dyShape, 200 + i), dyShape), filter: tf.tensor(values(c.f, 300 + i), c.f) },
+        { inputShape: c.x, strides: c.s, pad: c.pad, dataFormat: format, dimRoundingMode: c.round } as never) as tf.Tensor);
     });
   }
 });

@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { layers as tfl } from '@tensorflow/tfjs-layers';
 import type { ReluBackward } from './types';
-import { conv2dInputGradient } from './conv-input-grad';
 
 type Layer = tfl.Layer;
 
@@ -150,7 +149,7 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
           ? tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dz, filter: kk }, {
               strides, pad, dilations: [1, 1], inputShape: xi.shape,
             } as unknown as tf.NamedAttrMap) as tf.Tensor
-          : conv2dInputGradient(dz as tf.Tensor4D, kk as tf.Tensor4D, xi.shape as [number, number, number, number], strides, pad),
+          : tf.conv2dTranspose(dz as tf.Tensor4D, kk as tf.Tensor4D, xi.shape as [number, number, number, number], strides, pad),
       ctx,
       [k],
     )];

@@ -13,7 +13,7 @@ import { type AxisPadding, withWasmOps, type WasmOps } from './wasm-ops';
 type Shape4D = [number, number, number, number];
 
 /** dy with stride−1 zero rows/columns after every row/column: [N, oh·sh, ow·sw, C]. */
-function spreadByStride(ops: WasmOps, dy: TensorInfo, strideHeight: number, strideWidth: number): TensorInfo {
+export function spreadByStride(ops: WasmOps, dy: TensorInfo, strideHeight: number, strideWidth: number): TensorInfo {
   if (strideHeight === 1 && strideWidth === 1) return dy;
   const [n, h, w, c] = dy.shape;
   const split = ops.reshape(dy, [n, h, 1, w, 1, c]);
@@ -25,7 +25,7 @@ function spreadByStride(ops: WasmOps, dy: TensorInfo, strideHeight: number, stri
  * With dx[h] = Σₖ spread[h − before + k·d] · flipped[k], `before` = (f−1)·d − padBefore and the
  * after-padding makes the stride-1 'valid' output exactly `inSize` long.
  */
-function transposedPadding(inSize: number, spreadSize: number, filterSize: number, dilation: number, padBefore: number): AxisPadding {
+export function transposedPadding(inSize: number, spreadSize: number, filterSize: number, dilation: number, padBefore: number): AxisPadding {
   const extent = (filterSize - 1) * dilation;
   const before = extent - padBefore;
   return [before, inSize + extent - before - spreadSize];
