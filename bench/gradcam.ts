@@ -27,7 +27,9 @@ export async function benchGradCam(reps = 7): Promise<string[]> {
   const head = (a: tf.Tensor) => headTail.reduce((t, l) => l.apply(t) as tf.Tensor, a);
   const headGrad = await medianMs(() => tf.grad((a: tf.Tensor) => tf.sum(tf.slice(head(a) as tf.Tensor2D, [0, 3], [-1, 1])))(act), reps);
   const headForward = await medianMs(() => head(act), reps);
-  const floor = forward + Math.max(0, headGrad - headForward);
+  // The floor uses the faster of the two forward passes, so no ratio flatters the adapter.
+  const fastest = Math.min(forward, ourForward);
+  const floor = fastest + Math.max(0, headGrad - headForward);
   const gradcam = await medianMs(() => gradCam.explain({ adapter, input: x, target }), reps);
   const inputGrad = await medianMs(() => adapter.inputGradient(x, target), reps);
   const naive = await medianMs(() => tf.grad((xi: tf.Tensor) => tf.sum(tf.slice(model.apply(xi) as tf.Tensor2D, [0, 3], [-1, 1])))(x), Math.min(reps, 3), 1);
@@ -38,7 +40,7 @@ export async function benchGradCam(reps = 7): Promise<string[]> {
     `  forward (tfjs-layers predict)       ${fmt(forward)}`,
     `  forward (model adapter)             ${fmt(ourForward)}   ratio ${ratio(ourForward, forward)}`,
     `  Grad-CAM                            ${fmt(gradcam)}   ÷ floor (forward + backward to layer, ${fmt(floor)}) = ${ratio(gradcam, floor)}   target ≤ 1.2`,
-    `  input gradient                      ${fmt(inputGrad)}   ÷ forward = ${ratio(inputGrad, forward)}   target ≤ 3`,
-    `  input gradient via tfjs-layers      ${fmt(naive)}   ÷ forward = ${ratio(naive, forward)}   (what the adapter avoids)`,
+    `  input gradient                      ${fmt(inputGrad)}   ÷ fastest forward = ${ratio(inputGrad, fastest)}   ÷ tfjs-layers forward = ${ratio(inputGrad, forward)}   target ≤ 3`,
+    `  input gradient via tfjs-layers      ${fmt(naive)}   ÷ tfjs-layers forward = ${ratio(naive, forward)}   (what the adapter avoids)`,
   ];
 }
