@@ -70,6 +70,16 @@ function fusedWithInputGrad(
   return op(x);
 }
 
+/**
+ * Runs a fused kernel directly. tf.fused.* fall back to separate conv, bias and activation kernels
+ * whenever a gradient is being recorded (their own fused gradient cannot be trusted for every
+ * activation); under fusedWithInputGrad the backward pass is ours, so the fused kernel is safe.
+ */
+function fusedKernel(name: string, inputs: Record<string, tf.Tensor | undefined>, attrs: Record<string, unknown>): tf.Tensor {
+  const present = Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined)) as tf.NamedTensorMap;
+  return tf.engine().runKernel(name, present, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
 /** ReLU / ReLU6 as standalone ops, through the same hook. */
 export function reluLike(x: tf.Tensor, kind: 'relu' | 'relu6', ctx: OpContext): tf.Tensor {
   return fusedWithInputGrad(x, kind, (xi) => (kind === 'relu' ? tf.relu(xi) : tf.relu6(xi)), (dz) => dz, ctx);
@@ -142,8 +152,8 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
       act,
       (xi, a) =>
         depthwise
-          ? tf.fused.depthwiseConv2d({ x: xi as tf.Tensor4D, filter: k, strides, pad, bias, activation: a })
-          : tf.fused.conv2d({ x: xi as tf.Tensor4D, filter: k, strides, pad, bias, activation: a }),
+          ? fusedKernel('FusedDepthwiseConv2D', { x: xi, filter: k, bias }, { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], activation: a })
+          : fusedKernel('FusedConv2D', { x: xi, filter: k, bias }, { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], activation: a }),
       (dz, xi, [kk]) =>
         depthwise
           ? tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dz, filter: kk }, {
@@ -175,7 +185,8 @@ function denseOp(layer: Layer): LayerOp {
     const y = fusedWithInputGrad(
       x,
       fusedAct,
-      (xi, a) => tf.fused.matMul({ a: xi as tf.Tensor2D, b: kernel, bias, activation: a }),
+      // The kernel takes rank-3 (batched) operands, as tf.fused.matMul passes them.
+      (xi, a) => tf.reshape(fusedKernel('_FusedMatMul', { a: tf.expandDims(xi, 0), b: tf.expandDims(kernel, 0), bias }, { transposeA: false, transposeB: false, activation: a }), [xi.shape[0], kernel.shape[1]]),
       (dz) => tf.matMul(dz as tf.Tensor2D, kernel, false, true),
       ctx,
     );
