@@ -162,7 +162,12 @@ function showMap(m: MapMessage): void {
   shownMethod = m.method;
   ui.canvas.setMap({ data: new Float32Array(m.data), height: m.height, width: m.width });
   redraw();
-  const lines = [...maps.values()].map((x) => `${x.label}: ${x.ms.toFixed(0)} ms${x.layer ? ` at ${x.layer}` : ''} (${x.height}×${x.width})`);
+  const lines = [...maps.values()].map((x) => {
+    const flat = new Float32Array(x.data).every((v) => v === 0);
+    // Grad-CAM keeps only positive evidence: an all-zero map means there is none for this class.
+    const note = flat ? ' — all zero: no positive evidence for this class here' : '';
+    return `${x.label}: ${x.ms.toFixed(0)} ms${x.layer ? ` at ${x.layer}` : ''} (${x.height}×${x.width})${note}`;
+  });
   ui.timing.textContent = lines.join('\n');
   document.body.dataset.mapVersion = String(Number(document.body.dataset.mapVersion ?? 0) + 1);
 }
