@@ -150,6 +150,13 @@ async function main(): Promise<number> {
     check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
     await screenshot(page, 'e2e-panel-mobilenet');
 
+    // 5. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
+    for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
+      fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
+      await page.waitForTimeout(2000);
+      await screenshot(page, `e2e-panel-${name}`);
+    }
+
     fs.mkdirSync(repoPath('test-artifacts'), { recursive: true });
     fs.writeFileSync(repoPath('test-artifacts', 'e2e-timings.json'), JSON.stringify(timings, null, 2));
     step(`timings ${JSON.stringify(timings)}`);
