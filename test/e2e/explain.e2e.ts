@@ -70,9 +70,20 @@ async function explainFromExplorer(page: Page, folder: string, file: string): Pr
   const row = explorerRow(page, file);
   if (!(await row.isVisible().catch(() => false))) await explorerRow(page, folder).click();
   await row.waitFor({ timeout: 30_000 });
-  const t0 = Date.now();
-  await explorerContextMenu(page, file, 'Explain Image');
-  return t0;
+  // The remote extension host registers the extension's menu items a few seconds after the
+  // explorer shows: until then the context menu lacks them, so close it and try again.
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const t0 = Date.now();
+    try {
+      await explorerContextMenu(page, file, 'Explain Image', 4_000);
+      return t0;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(1_000);
+    }
+  }
 }
 
 async function main(): Promise<number> {
