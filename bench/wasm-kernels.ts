@@ -81,7 +81,7 @@ function benchLayer(layer: Layer, reps: number): KernelTiming[] {
     rows.push(timing('Conv2DBackpropFilter', layer.name, bestMs(
       run('Conv2DBackpropFilter', { x, dy }, { filterShape: layer.filter }), reps), forwardMs));
     // The wasm backend's own input gradient, for scale.
-    rows.push(timing('Conv2DBackpropInput (native)', layer.name, bestMs(
+    rows.push(timing('Conv2DBackpropInput (replacement)', layer.name, bestMs(
       run('Conv2DBackpropInput', { dy, filter }, { inputShape: layer.x }), reps), forwardMs));
   }
   tf.dispose([x, filter, dy]);
