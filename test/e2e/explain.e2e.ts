@@ -13,10 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { FrameLocator, Page } from 'playwright-core';
-import {
-  ensureVsCodeEnv, explorerContextMenu, explorerRow, launchChromium, openWorkbench,
-  relayExtensionHostConsole, repoPath, screenshot, startCodeServer, webviewFrame,
-} from './workbench';
+import { explorerContextMenu, explorerRow, openWorkbench, repoPath, runE2e, screenshot, webviewFrame } from './workbench';
 import { buildMobileNetV2 } from '../../bench/mobilenet-v2';
 import { fsSaveHandler } from '../../src/extension/model/fs-io';
 import { initBackend } from '../../src/extension/backend/backends';
@@ -86,107 +83,76 @@ async function explainFromExplorer(page: Page, folder: string, file: string): Pr
   }
 }
 
-async function main(): Promise<number> {
-  const { values: opts } = parseArgs({ options: { vsix: { type: 'string', default: repoPath('xai-lens.vsix') }, from: { type: 'string', default: repoPath('demo') } } });
-  const t00 = Date.now();
-  const step = (msg: string) => console.log(`[e2e ${((Date.now() - t00) / 1000).toFixed(1)} s] ${msg}`);
+const { values: opts } = parseArgs({ options: { vsix: { type: 'string', default: repoPath('xai-lens.vsix') }, from: { type: 'string', default: repoPath('demo') } } });
+
+void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vsix: opts.vsix }, async ({ page, server, step, check }) => {
   if (!fs.existsSync(opts.vsix!)) throw new Error(`${opts.vsix} not found: run npm run package first`);
-  const workspace = await makeWorkspace(opts.from!);
   const boxes = JSON.parse(fs.readFileSync(path.join(workspace, 'images', 'boxes.json'), 'utf8')) as Record<string, Truth>;
   const [imageName, truth] = Object.entries(boxes)[0];
   const timings: Record<string, number> = {};
-  let passed = 0;
-  const check = (ok: boolean, what: string) => {
-    if (!ok) throw new Error(`failed: ${what}`);
-    passed++;
-    step(`ok: ${what}`);
-  };
+  await openWorkbench(page, server.url);
+  step('workbench up');
 
-  const env = await ensureVsCodeEnv();
-  const server = await startCodeServer({ workspace, vsix: opts.vsix });
-  const browser = await launchChromium(env.chromium);
-  const { page } = browser;
-  relayExtensionHostConsole(page, (line) => console.log(`[extension host] ${line}`));
-  try {
-    await openWorkbench(page, server.url);
-    step('workbench up');
+  // 1. right-click → Explain Image on the demo model: the panel, predictions, a heatmap.
+  const t0 = await explainFromExplorer(page, 'images', imageName);
+  const frame = webviewFrame(page);
+  await waitForMap(frame, 0);
+  timings.coldDemoMs = Date.now() - t0;
+  step(`first heatmap drawn ${timings.coldDemoMs} ms after the command`);
+  const predictions = frame.locator('#predictions li');
+  check((await predictions.count()) === 3, 'the panel lists the predictions (3 classes)');
+  check((await predictions.first().innerText()).includes(truth.label), `the top prediction is ${truth.label}`);
+  const first = await canvasStats(frame);
+  check(first.width > 0 && first.height > 0 && first.std > 5, `the heatmap canvas is drawn (${first.width}×${first.height}, pixel spread ${first.std.toFixed(1)})`);
+  await screenshot(page, 'e2e-panel-demo');
 
-    // 1. right-click → Explain Image on the demo model: the panel, predictions, a heatmap.
-    const t0 = await explainFromExplorer(page, 'images', imageName);
-    const frame = webviewFrame(page);
-    await waitForMap(frame, 0);
-    timings.coldDemoMs = Date.now() - t0;
-    step(`first heatmap drawn ${timings.coldDemoMs} ms after the command`);
-    const predictions = frame.locator('#predictions li');
-    check((await predictions.count()) === 3, 'the panel lists the predictions (3 classes)');
-    check((await predictions.first().innerText()).includes(truth.label), `the top prediction is ${truth.label}`);
-    const first = await canvasStats(frame);
-    check(first.width > 0 && first.height > 0 && first.std > 5, `the heatmap canvas is drawn (${first.width}×${first.height}, pixel spread ${first.std.toFixed(1)})`);
-    await screenshot(page, 'e2e-panel-demo');
+  // 2. the opacity slider redraws at once, without recomputing.
+  const versionBefore = await mapVersion(frame);
+  await frame.locator('#opacity').fill('90');
+  await page.waitForTimeout(200);
+  const after = await canvasStats(frame);
+  check(after.url !== first.url, 'moving the opacity slider changes the canvas');
+  check((await mapVersion(frame)) === versionBefore, 'the opacity change did not ask for a new map');
+  await frame.locator('#opacity').fill('55');
 
-    // 2. the opacity slider redraws at once, without recomputing.
-    const versionBefore = await mapVersion(frame);
-    await frame.locator('#opacity').fill('90');
-    await page.waitForTimeout(200);
-    const after = await canvasStats(frame);
-    check(after.url !== first.url, 'moving the opacity slider changes the canvas');
-    check((await mapVersion(frame)) === versionBefore, 'the opacity change did not ask for a new map');
-    await frame.locator('#opacity').fill('55');
+  // 3. click another class: a new map arrives (warm re-explain).
+  const v = await mapVersion(frame);
+  const second = predictions.nth(1).locator('button');
+  const secondLabel = (await second.locator('.name').innerText()).trim();
+  const t1 = Date.now();
+  await second.click();
+  await waitForMap(frame, v);
+  timings.warmDemoMs = Date.now() - t1;
+  check((await frame.locator('#predictions button.selected .name').innerText()).trim() === secondLabel, `clicking ${secondLabel} explains it (${timings.warmDemoMs} ms)`);
+  await page.waitForTimeout(300);
+  await screenshot(page, 'e2e-panel-other-class');
 
-    // 3. click another class: a new map arrives (warm re-explain).
-    const v = await mapVersion(frame);
-    const second = predictions.nth(1).locator('button');
-    const secondLabel = (await second.locator('.name').innerText()).trim();
-    const t1 = Date.now();
-    await second.click();
-    await waitForMap(frame, v);
-    timings.warmDemoMs = Date.now() - t1;
-    check((await frame.locator('#predictions button.selected .name').innerText()).trim() === secondLabel, `clicking ${secondLabel} explains it (${timings.warmDemoMs} ms)`);
-    await page.waitForTimeout(300);
-    await screenshot(page, 'e2e-panel-other-class');
+  // 4. the MobileNetV2-size model, cold (first load of that model) and warm.
+  fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
+  await page.waitForTimeout(1500); // the settings file is picked up
+  const t2 = await explainFromExplorer(page, 'images', Object.keys(boxes)[1]);
+  const frame2 = webviewFrame(page);
+  await waitForMap(frame2, 0, 180_000);
+  timings.coldMobileNetMs = Date.now() - t2;
+  const v2 = await mapVersion(frame2);
+  const t3 = Date.now();
+  await frame2.locator('#predictions li').nth(1).locator('button').click();
+  await waitForMap(frame2, v2, 120_000);
+  timings.warmMobileNetMs = Date.now() - t3;
+  check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
+  await screenshot(page, 'e2e-panel-mobilenet');
 
-    // 4. the MobileNetV2-size model, cold (first load of that model) and warm.
-    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
-    await page.waitForTimeout(1500); // the settings file is picked up
-    const other = Object.keys(boxes)[1];
-    const t2 = await explainFromExplorer(page, 'images', other);
-    const frame2 = webviewFrame(page);
-    await waitForMap(frame2, 0, 180_000);
-    timings.coldMobileNetMs = Date.now() - t2;
-    const v2 = await mapVersion(frame2);
-    const t3 = Date.now();
-    await frame2.locator('#predictions li').nth(1).locator('button').click();
-    await waitForMap(frame2, v2, 120_000);
-    timings.warmMobileNetMs = Date.now() - t3;
-    check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
-    await screenshot(page, 'e2e-panel-mobilenet');
-
-    // 5. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
-    for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
-      fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
-      await page.waitForTimeout(2000);
-      await screenshot(page, `e2e-panel-${name}`);
-    }
-
-    fs.mkdirSync(repoPath('test-artifacts'), { recursive: true });
-    fs.writeFileSync(repoPath('test-artifacts', 'e2e-timings.json'), JSON.stringify(timings, null, 2));
-    step(`timings ${JSON.stringify(timings)}`);
-    console.log(`${passed} passed, 0 failed`);
-    return 0;
-  } catch (err) {
-    console.error(err);
-    await screenshot(page, 'e2e-failure').then((f) => console.error(`screenshot of the failure: ${f}`), () => {});
-    console.error('last lines of code-server:\n' + server.logs.slice(-20).join('\n'));
-    console.log(`${passed} passed, 1 failed`);
-    return 1;
-  } finally {
-    await browser.close();
-    await server.stop();
-    step('stopped');
+  // 5. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
+  for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
+    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
+    await page.waitForTimeout(2000);
+    await screenshot(page, `e2e-panel-${name}`);
   }
-}
 
-main().then((code) => { process.exitCode = code; }, (err) => {
+  fs.mkdirSync(repoPath('test-artifacts'), { recursive: true });
+  fs.writeFileSync(repoPath('test-artifacts', 'e2e-timings.json'), JSON.stringify(timings, null, 2));
+  step(`timings ${JSON.stringify(timings)}`);
+}), (err) => {
   console.error(err);
   console.log('0 passed, 1 failed');
   process.exitCode = 1;

@@ -214,3 +214,57 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+export interface E2eSession {
+  page: Page;
+  server: CodeServer;
+  /** Logs a step with the seconds since the session started. */
+  step(msg: string): void;
+  /** Counts a passed check, or throws when `ok` is false. */
+  check(ok: boolean, what: string): void;
+}
+
+/**
+ * Runs one e2e scenario: code-server on `workspace` (with `vsix` installed), Chromium with the
+ * extension host's console relayed, then `body`, which counts its checks with `check`. On
+ * failure it saves a screenshot and code-server's last lines; it always stops both, prints
+ * "N passed, N failed" last and sets the exit code.
+ */
+export function runE2e(name: string, options: { workspace: string; vsix?: string }, body: (s: E2eSession) => Promise<void>): void {
+  const t0 = Date.now();
+  const step = (msg: string) => console.log(`[${name} ${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}`);
+  const main = async (): Promise<number> => {
+    const env = await ensureVsCodeEnv();
+    step(`starting code-server on ${options.workspace}${options.vsix ? ` with ${options.vsix}` : ''}`);
+    const server = await startCodeServer(options);
+    const browser = await launchChromium(env.chromium);
+    const { page } = browser;
+    relayExtensionHostConsole(page, (line) => console.log(`[extension host] ${line}`));
+    let passed = 0;
+    const check = (ok: boolean, what: string) => {
+      if (!ok) throw new Error(`failed: ${what}`);
+      passed++;
+      step(`ok: ${what}`);
+    };
+    try {
+      await body({ page, server, step, check });
+      console.log(`${passed} passed, 0 failed`);
+      return 0;
+    } catch (err) {
+      console.error(err);
+      await screenshot(page, `${name}-failure`).then((f) => console.error(`screenshot of the failure: ${f}`), () => {});
+      console.error('last lines of code-server:\n' + server.logs.slice(-20).join('\n'));
+      console.log(`${passed} passed, 1 failed`);
+      return 1;
+    } finally {
+      await browser.close();
+      await server.stop();
+      step('stopped');
+    }
+  };
+  main().then((code) => { process.exitCode = code; }, (err) => {
+    console.error(err);
+    console.log('0 passed, 1 failed');
+    process.exitCode = 1;
+  });
+}

@@ -3,20 +3,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { argmax2d, normalizeMap, resizeMap } from '../../src/shared/map-ops';
+import { seededArray } from '../helpers/tf-test';
 
-/** Deterministic uniform values in [-1, 1) (mulberry32). */
-function randomMap(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
-}
+const randomMap = seededArray;
 
 before(async () => {
   await tf.setBackend('cpu');
