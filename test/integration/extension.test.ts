@@ -143,4 +143,34 @@ describe('XAI Lens in VS Code', () => {
     assert.equal(messages[messages.length - 1].type, MessageType.Done);
     assert.ok(Date.parse(preds.checkpoint) > Date.now() - 60_000, `the checkpoint shown is the new one: ${preds.checkpoint}`);
   });
+
+  it('Export PNG writes the overlay beside the image; Copy as .npy puts a loadable map on the clipboard', async () => {
+    const name = Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')))[2];
+    const image = path.join(root, 'images', name);
+    if (!api.panelFor(image)) {
+      const done = collect(image, finished);
+      await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
+      await done;
+    }
+    const panel = api.panelFor(image)!;
+    const png = path.join(root, 'images', name.replace(/\.[^.]+$/, '.gradcam.png'));
+    fs.rmSync(png, { force: true });
+    void panel.onMessage({ type: MessageType.ExportPng, method: 'gradcam', colormap: 'jet', opacity: 0.6 });
+    for (let i = 0; i < 100 && !fs.existsSync(png); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(fs.existsSync(png), `${png} was written`);
+    assert.deepEqual([...fs.readFileSync(png).subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+
+    await vscode.env.clipboard.writeText('');
+    void panel.onMessage({ type: MessageType.CopyNpy, method: 'gradcam' });
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('np.load'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      text = await vscode.env.clipboard.readText();
+    }
+    const b64 = /b64decode\("([A-Za-z0-9+/=]+)"\)/.exec(text)?.[1];
+    assert.ok(b64, `a Python snippet with the .npy: ${text.slice(0, 80)}`);
+    const npy = Buffer.from(b64, 'base64');
+    assert.equal(npy.subarray(1, 6).toString('latin1'), 'NUMPY');
+    assert.match(npy.toString('latin1', 10, 10 + npy.readUInt16LE(8)), /'shape': \(64, 64\)/);
+  });
 });
