@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { FrameLocator, Page } from 'playwright-core';
-import { explorerContextMenu, explorerRow, openWorkbench, repoPath, runE2e, screenshot, webviewFrame } from './workbench';
+import { explorerContextMenu, explorerRow, openWorkbench, repoPath, runCommand, runE2e, screenshot, webviewFrame } from './workbench';
 import { buildMobileNetV2 } from '../../bench/mobilenet-v2';
 import { fsSaveHandler } from '../../src/extension/model/fs-io';
 import { initBackend } from '../../src/extension/backend/backends';
@@ -127,7 +127,16 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await page.waitForTimeout(300);
   await screenshot(page, 'e2e-panel-other-class');
 
-  // 4. the MobileNetV2-size model, cold (first load of that model) and warm.
+  // 4. a window reload restores the panel (serializer + setState), still explaining that class.
+  // VS Code's own reload saves the workbench state first (a bare page reload may not).
+  await runCommand(page, 'Developer: Reload Window');
+  await page.waitForTimeout(3_000);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+  const restored = webviewFrame(page);
+  await waitForMap(restored, 0, 120_000);
+  check((await restored.locator('#predictions button.selected .name').innerText()).trim() === secondLabel, `after a window reload the panel is back, showing ${secondLabel}`);
+
+  // 5. the MobileNetV2-size model, cold (first load of that model) and warm.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
   await page.waitForTimeout(1500); // the settings file is picked up
   const t2 = await explainFromExplorer(page, 'images', Object.keys(boxes)[1]);
@@ -142,7 +151,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
   await screenshot(page, 'e2e-panel-mobilenet');
 
-  // 5. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
+  // 6. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
   for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
     fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
     await page.waitForTimeout(2000);
