@@ -7,10 +7,10 @@
 // Ends with one line "N passed, N failed"; exits non-zero when anything failed.
 // `npm test -- --unit` stops after the unit tests.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDependencies } from './deps.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -25,16 +25,10 @@ function run(title, cmd, args, opts = {}) {
   }
 }
 
-function ensureDependencies() {
-  const lock = readFileSync('package-lock.json');
-  const hash = createHash('sha256').update(lock).digest('hex');
-  const stamp = join('node_modules', '.xai-lens-lock-hash');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return;
-  run('npm ci (dependencies changed or missing)', 'npm', ['ci', '--no-audit', '--no-fund']);
-  writeFileSync(stamp, hash);
+if (!ensureDependencies()) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
 }
-
-ensureDependencies();
 run('build', 'node', ['scripts/build.mjs']);
 run('type-check (host, tests)', 'npx', ['tsc', '--noEmit', '-p', '.']);
 run('type-check (webview)', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.webview.json']);
