@@ -1,6 +1,7 @@
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { LayersModelAdapter } from '../../src/extension/model/layers-adapter';
 import { gradCam } from '../../src/extension/explain/methods/gradcam';
@@ -168,6 +169,17 @@ for (const backend of ['cpu', 'wasm'] as const) describe(`on ${backend}`, () => 
       assertClose(tf.tidy(() => tf.softmax(logits).dataSync()), probs, 1e-5, 'softmax(logits)');
       tf.dispose([x, logits]);
     }
+  });
+
+  test('a softmax head inside a nested model is stripped for logits and applied for probabilities', () => {
+    const inner = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [4, 4, 3] }), tfl.layers.dense({ units: 3, activation: 'softmax', name: 'inner_head' })] });
+    const outer = tfl.sequential({ layers: [inner] });
+    const a = new LayersModelAdapter(outer);
+    assert.equal(a.headActivation, 'softmax');
+    const x = input([4, 4, 3], 13);
+    assertClose(a.probabilities(x).dataSync(), reference(outer, x), 1e-5, 'probabilities');
+    assertClose(tf.tidy(() => tf.softmax(a.logits(x)).dataSync()), reference(outer, x), 1e-5, 'softmax(logits)');
+    x.dispose();
   });
 
   test('on a GAP → dense model Grad-CAM equals CAM up to a positive scale', async () => {

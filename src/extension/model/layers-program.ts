@@ -65,7 +65,8 @@ export class LayersProgram {
     this.steps.forEach((s, i) => s.outputs.forEach((k) => this.producer.set(k, i)));
     const head = this.steps[this.producer.get(this.outputKey)!];
     head.isHead = true;
-    this.headActivation = this.headLayerActivation;
+    // The step whose activation logit targets strip is the one whose activation probabilities apply.
+    this.headActivation = layerHeadActivation(head.layer);
     this.findFusions();
   }
 
@@ -98,8 +99,6 @@ export class LayersProgram {
     });
   }
 
-  private headLayerActivation: HeadActivation = 'linear';
-
   /** Adds the steps of `model` called on `inputKeys`; returns the keys of its outputs. */
   private expand(model: LayersModel, inputKeys: string[], prefix: string): string[] {
     const keyOf = (t: SymbolicTensor) => `${prefix}t${t.id}`;
@@ -119,7 +118,6 @@ export class LayersProgram {
       }
     };
     model.outputs.forEach(visit);
-    let lastLayer: Layer | undefined;
     for (const { layer, inputs, outputs } of order) {
       if (layer.getClassName() === 'InputLayer') continue;
       const ins = inputs.map((t) => resolve(keyOf(t)));
@@ -141,10 +139,8 @@ export class LayersProgram {
         isHead: false,
         layer,
       });
-      lastLayer = layer;
     }
     const outs = model.outputs.map((t) => resolve(keyOf(t)));
-    if (prefix === '' && lastLayer) this.headLayerActivation = layerHeadActivation(lastLayer);
     return outs;
   }
 
