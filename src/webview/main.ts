@@ -32,12 +32,10 @@ interface Ui {
 
 let state: PanelViewState | undefined = vscode.getState();
 let ui: Ui | undefined;
-let init: InitMessage | undefined;
 let current = 0; // request whose results are shown
 let nextRequest = 1;
 let maps = new Map<string, MapMessage>();
 let shownMethod: string | undefined;
-let lastTarget: number | undefined;
 
 function save(patch: Partial<PanelViewState>): void {
   if (!state) return;
@@ -174,7 +172,6 @@ function showMap(m: MapMessage): void {
 
 function onPredictions(predictions: PredictionInfo[], target: PredictionInfo, checkpoint: string): void {
   if (!ui) return;
-  lastTarget = target.index;
   renderPredictions(ui.predictions, predictions, target.index, (index) => explain({ target: index }));
   ui.checkpoint.textContent = `checkpoint ${new Date(checkpoint).toLocaleString()}`;
   ui.checkpoint.title = checkpoint;
@@ -184,7 +181,6 @@ window.addEventListener('message', (event: MessageEvent<ToPanelMessage>) => {
   const m = event.data;
   switch (m.type) {
     case MessageType.Init:
-      init = m;
       state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity } : {}) };
       vscode.setState(state);
       ui = build({ ...m, state });
@@ -220,6 +216,4 @@ window.addEventListener('message', (event: MessageEvent<ToPanelMessage>) => {
   }
 });
 
-void init;
-void lastTarget;
 vscode.postMessage({ type: MessageType.Ready });

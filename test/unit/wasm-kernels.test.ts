@@ -126,15 +126,20 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 3, 7, 8], f: [3, 3, 3, 8], s: 2, pad: 'same', nchw: true },
 ];
 
+/** The shape of dy for a conv case, in the case's data format. */
+async function convDyShape(c: ConvCase): Promise<number[]> {
+  // tfjs' forward conv has no NCHW on cpu; get dy's shape from the NHWC geometry and permute.
+  const xNhwc: Shape4D = c.nchw ? [c.x[0], c.x[2], c.x[3], c.x[1]] : c.x;
+  const yNhwc = await outShape(() =>
+    tf.conv2d(tf.zeros(xNhwc) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.s, c.pad, 'NHWC', 1, c.round));
+  return c.nchw ? [yNhwc[0], yNhwc[3], yNhwc[1], yNhwc[2]] : yNhwc;
+}
+
 test('Conv2DBackpropFilter matches cpu', async (t) => {
   for (const [i, c] of CONV_CASES.entries()) {
     await t.test(describe(c), async () => {
       const format = c.nchw ? 'NCHW' : 'NHWC';
-      // tfjs' forward conv has no NCHW on cpu; get dy's shape from the NHWC geometry and permute.
-      const xNhwc: Shape4D = c.nchw ? [c.x[0], c.x[2], c.x[3], c.x[1]] : c.x;
-      const yNhwc = await outShape(() =>
-        tf.conv2d(tf.zeros(xNhwc) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.s, c.pad, 'NHWC', 1, c.round));
-      const dyShape = c.nchw ? [yNhwc[0], yNhwc[3], yNhwc[1], yNhwc[2]] : yNhwc;
+      const dyShape = await convDyShape(c);
       await compare('dW', () => tf.engine().runKernel('Conv2DBackpropFilter',
         { x: tf.tensor(values(c.x, i), c.x), dy: tf.tensor(values(dyShape, 100 + i), dyShape) },
         { filterShape: c.f, strides: c.s, pad: c.pad, dataFormat: format, dimRoundingMode: c.round } as never) as tf.Tensor);
@@ -147,10 +152,7 @@ test('Conv2DBackpropInput (replacing the slow wasm kernel) matches cpu', async (
   for (const [i, c] of CONV_CASES.entries()) {
     await t.test(describe(c), async () => {
       const format = c.nchw ? 'NCHW' : 'NHWC';
-      const xNhwc: Shape4D = c.nchw ? [c.x[0], c.x[2], c.x[3], c.x[1]] : c.x;
-      const yNhwc = await outShape(() =>
-        tf.conv2d(tf.zeros(xNhwc) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.s, c.pad, 'NHWC', 1, c.round));
-      const dyShape = c.nchw ? [yNhwc[0], yNhwc[3], yNhwc[1], yNhwc[2]] : yNhwc;
+      const dyShape = await convDyShape(c);
       await compare('dx', () => tf.engine().runKernel('Conv2DBackpropInput',
         { dy: tf.tensor(values(dyShape, 200 + i), dyShape), filter: tf.tensor(values(c.f, 300 + i), c.f) },
         { inputShape: c.x, strides: c.s, pad: c.pad, dataFormat: format, dimRoundingMode: c.round } as never) as tf.Tensor);

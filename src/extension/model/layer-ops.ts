@@ -109,8 +109,9 @@ function convOp(layer: Layer): LayerOp | undefined {
   const act = activationName(layer);
   const hookable = act === 'linear' || act === 'relu' || act === 'relu6';
   const chain = convChainOp(layer, undefined, hookable ? (act as FusableActivation) : 'linear');
+  const linear = convChainOp(layer, undefined, 'linear');
   return (xs, ctx) => {
-    if (ctx.stripActivation) return convChainOp(layer, undefined, 'linear')(xs, ctx);
+    if (ctx.stripActivation) return linear(xs, ctx);
     const [y] = chain(xs, ctx);
     return [hookable ? y : applyActivation(y, act, layer, ctx)];
   };
