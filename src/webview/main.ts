@@ -184,6 +184,7 @@ window.addEventListener('message', (event: MessageEvent<ToPanelMessage>) => {
       state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity } : {}) };
       vscode.setState(state);
       ui = build({ ...m, state });
+      document.body.dataset.image = m.imageName;
       setBusy(true, 'Explaining…');
       return;
     case MessageType.Started:

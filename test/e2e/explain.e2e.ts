@@ -12,8 +12,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { FrameLocator, Page } from 'playwright-core';
-import { explorerContextMenu, explorerRow, openWorkbench, repoPath, runCommand, runE2e, screenshot, webviewFrame } from './workbench';
+import type { Frame, Page } from 'playwright-core';
+import { describeWebviews, explorerContextMenu, explorerRow, openWorkbench, panelFrame, repoPath, runCommand, runE2e, screenshot } from './workbench';
 import { buildMobileNetV2 } from '../../bench/mobilenet-v2';
 import { fsSaveHandler } from '../../src/extension/model/fs-io';
 import { initBackend } from '../../src/extension/backend/backends';
@@ -34,17 +34,22 @@ async function makeWorkspace(from: string): Promise<string> {
 }
 
 /** The map counter the panel bumps each time it draws a new map. */
-async function mapVersion(frame: FrameLocator): Promise<number> {
+async function mapVersion(frame: Frame): Promise<number> {
   const v = await frame.locator('body').getAttribute('data-map-version');
   return Number(v ?? 0);
 }
 
-async function waitForMap(frame: FrameLocator, after: number, timeoutMs = 120_000): Promise<void> {
-  await frame.locator(`body[data-map-version="${after + 1}"]`).waitFor({ state: 'attached', timeout: timeoutMs });
+async function waitForMap(frame: Frame, after: number, timeoutMs = 120_000): Promise<void> {
+  try {
+    await frame.locator(`body[data-map-version="${after + 1}"]`).waitFor({ state: 'attached', timeout: timeoutMs });
+  } catch (err) {
+    const panels = await describeWebviews(frame.page()).catch(() => []);
+    throw new Error(`${(err as Error).message.split('\n')[0]}; panels: ${JSON.stringify(panels)}`);
+  }
 }
 
 /** The canvas as a data URL (to compare snapshots), its size, and the spread of its red channel. */
-async function canvasStats(frame: FrameLocator): Promise<{ url: string; width: number; height: number; std: number }> {
+async function canvasStats(frame: Frame): Promise<{ url: string; width: number; height: number; std: number }> {
   // The page's canvas, typed by hand: this file compiles without the DOM library.
   interface Canvas2D {
     width: number;
@@ -95,7 +100,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
 
   // 1. right-click → Explain Image on the demo model: the panel, predictions, a heatmap.
   const t0 = await explainFromExplorer(page, 'images', imageName);
-  const frame = webviewFrame(page);
+  const frame = await panelFrame(page, imageName);
   await waitForMap(frame, 0);
   timings.coldDemoMs = Date.now() - t0;
   step(`first heatmap drawn ${timings.coldDemoMs} ms after the command`);
@@ -132,15 +137,16 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await runCommand(page, 'Developer: Reload Window');
   await page.waitForTimeout(3_000);
   await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
-  const restored = webviewFrame(page);
+  const restored = await panelFrame(page, imageName, 120_000);
   await waitForMap(restored, 0, 120_000);
   check((await restored.locator('#predictions button.selected .name').innerText()).trim() === secondLabel, `after a window reload the panel is back, showing ${secondLabel}`);
 
   // 5. the MobileNetV2-size model, cold (first load of that model) and warm.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
   await page.waitForTimeout(1500); // the settings file is picked up
-  const t2 = await explainFromExplorer(page, 'images', Object.keys(boxes)[1]);
-  const frame2 = webviewFrame(page);
+  const secondImage = Object.keys(boxes)[1];
+  const t2 = await explainFromExplorer(page, 'images', secondImage);
+  const frame2 = await panelFrame(page, secondImage, 120_000);
   await waitForMap(frame2, 0, 180_000);
   timings.coldMobileNetMs = Date.now() - t2;
   const v2 = await mapVersion(frame2);

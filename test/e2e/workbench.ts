@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BrowserContext, FrameLocator, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Frame, FrameLocator, Locator, Page } from 'playwright-core';
 
 /** The repository root (the folder whose package.json is named "xai-lens"). */
 export const repoRoot: string = (() => {
@@ -200,6 +200,41 @@ export async function waitForNotification(page: Page, text: string | RegExp, tim
  */
 export function webviewFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+}
+
+/** What each webview document shows: the body's data attributes and its visible error text. */
+export async function describeWebviews(page: Page): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of page.frames()) {
+    const d = await f.evaluate(() => {
+      const doc = (globalThis as unknown as { document?: { body?: { dataset: Record<string, string>; innerText: string } | null } }).document;
+      const b = doc?.body;
+      return b?.dataset.image ? `${b.dataset.image} (maps drawn: ${b.dataset.mapVersion ?? 0}) ${b.innerText.replace(/\s+/g, ' ').slice(0, 300)}` : undefined;
+    }).catch(() => undefined);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+/**
+ * The panel (webview document) explaining `imageName`, found among all webviews by the
+ * `data-image` attribute the panel sets on its body. On timeout the error lists every panel and
+ * the open editor tabs, so a failure says what the workbench showed instead.
+ */
+export async function panelFrame(page: Page, imageName: string, timeoutMs = 60_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) {
+      const image = await f.evaluate(() => (globalThis as unknown as { document?: { body?: { dataset: Record<string, string> } | null } }).document?.body?.dataset.image).catch(() => undefined);
+      if (image === imageName) return f;
+    }
+    if (Date.now() > deadline) {
+      const tabs = await page.locator('.tabs-container .tab').allInnerTexts().catch(() => []);
+      const panels = await describeWebviews(page);
+      throw new Error(`no panel for ${imageName} after ${timeoutMs} ms; editor tabs: ${JSON.stringify(tabs)}; panels: ${JSON.stringify(panels)}`);
+    }
+    await page.waitForTimeout(250);
+  }
 }
 
 /** Saves a screenshot as test-artifacts/<name>.png (in the repository); returns its path. */

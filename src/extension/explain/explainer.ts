@@ -8,7 +8,29 @@ export interface ExplainerNeeds {
   gradients: boolean;
   /** A layer with a spatial [batch, h, w, c] output. */
   spatialLayer: boolean;
+  /** Replacing the ReLU backward rule (Guided Backprop): layers models only. */
+  reluHook?: boolean;
+  /** A GlobalAveragePooling2D → Dense head after the chosen layer (CAM). */
+  gapDenseHead?: boolean;
 }
+
+/** Which family a method belongs to: the panel groups its method list by it. */
+export type ExplainerFamily = 'cam' | 'gradient' | 'perturbation' | 'reference';
+
+/** One tunable parameter of a method (SmoothGrad's n, IG's steps, occlusion's window, …). */
+export interface ParamSpec {
+  key: string;
+  label: string;
+  /** Number parameters have min/max; choice parameters list their choices. */
+  default: number | string;
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+  help: string;
+}
+
+/** Parameter values by key; a method reads its own keys and falls back to its defaults. */
+export type MethodParams = Readonly<Record<string, number | string>>;
 
 export interface ExplainRequest {
   adapter: ModelAdapter;
@@ -17,6 +39,16 @@ export interface ExplainRequest {
   target: Target;
   /** Layer for layer-based methods; the adapter's default layer when absent. */
   layer?: string;
+  /** Values for the method's `params`; missing keys take their defaults. */
+  params?: MethodParams;
+  /** Seed for methods with randomness (SmoothGrad, RISE, noise baselines, the random map). */
+  seed?: number;
+  /** Largest batch of inputs a method may push through the model at once. */
+  batchSize?: number;
+  /** The preprocessed all-black image, [1, h, w, c] (the "black" baseline); zeros when absent. */
+  black?: tf.Tensor4D;
+  /** [min, max] of the preprocessed input's value range (noise scales, uniform baselines). */
+  inputRange?: [number, number];
   signal?: AbortSignal;
   /** Progress in [0, 1]. */
   onProgress?: (fraction: number) => void;
@@ -29,6 +61,10 @@ export interface ExplanationMap {
   width: number;
   /** The layer it was computed at, for layer-based methods. */
   layer?: string;
+  /** True when negative values carry meaning (evidence against the target), e.g. IG. */
+  signed?: boolean;
+  /** Method-specific numbers worth showing, e.g. IG's `completenessGap`. */
+  stats?: Record<string, number>;
 }
 
 export interface Explainer {
@@ -36,6 +72,20 @@ export interface Explainer {
   readonly id: string;
   /** Name shown to people (e.g. `Grad-CAM`). */
   readonly label: string;
+  readonly family: ExplainerFamily;
   readonly needs: ExplainerNeeds;
+  /** Tunable parameters with their defaults; empty when there are none. */
+  readonly params: readonly ParamSpec[];
   explain(req: ExplainRequest): Promise<ExplanationMap>;
 }
+
+/** A parameter's value from the request, or its default; numbers are checked against min/max. */
+export function paramValue<T extends number | string>(e: Pick<Explainer, 'id' | 'params'>, params: MethodParams | undefined, key: string): T {
+  const spec = e.params.find((p) => p.key === key);
+  if (!spec) throw new Error(`${e.id} has no parameter "${key}"`);
+  const v = params?.[key] ?? spec.default;
+  return v as T;
+}
+
+/** Default batch size for methods that push many inputs through the model. */
+export const DEFAULT_BATCH_SIZE = 32;

@@ -1,11 +1,13 @@
-/** Every explanation method, by id. */
+/** Every explanation method, by id, and whether it applies to a model. */
 import { UserError } from '../../shared/errors';
 import type { Explainer } from './explainer';
 import type { ModelAdapter } from '../model/types';
 import { lastSpatialLayer } from '../model/layer-info';
-import { gradCam } from './methods/gradcam';
+import { CAM_METHODS } from './methods/cam-family';
+import { GRADIENT_METHODS } from './methods/gradient-family';
+import { PERTURBATION_METHODS } from './methods/perturbation-family';
 
-export const EXPLAINERS: readonly Explainer[] = [gradCam];
+export const EXPLAINERS: readonly Explainer[] = [...CAM_METHODS, ...GRADIENT_METHODS, ...PERTURBATION_METHODS];
 
 export function explainerById(id: string): Explainer {
   const e = EXPLAINERS.find((m) => m.id === id.trim().toLowerCase());
@@ -14,9 +16,17 @@ export function explainerById(id: string): Explainer {
 }
 
 /** Why a method cannot run on a model, or undefined when it can. */
-export function whyNotApplicable(e: Explainer, adapter: ModelAdapter): string | undefined {
+export function whyNotApplicable(e: Explainer, adapter: ModelAdapter, layer?: string): string | undefined {
   if (e.needs.spatialLayer && lastSpatialLayer(adapter.layers) === undefined) {
     return `${e.label} needs a layer with a spatial [batch, height, width, channels] output, and this model has none`;
+  }
+  if (e.needs.reluHook && adapter.kind === 'graph') {
+    return `${e.label} changes the ReLU backward rule, which XAI Lens supports on layers models only (this is a graph model)`;
+  }
+  if (e.needs.gapDenseHead) {
+    const head = adapter.gapDenseHead(layer ?? adapter.defaultLayer() ?? '');
+    if (typeof head === 'string') return `${e.label} ${head}`;
+    head.weights.dispose();
   }
   return undefined;
 }

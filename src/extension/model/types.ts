@@ -81,5 +81,12 @@ export interface ModelAdapter {
   inputGradient(x: tf.Tensor4D, target: Target, opts?: GradientOptions): ScoredGradient;
   /** Gradient of the target with respect to a layer's output, for branching graphs too. */
   layerGradient(x: tf.Tensor4D, layer: string, target: Target, opts?: GradientOptions): LayerGradient;
+  /**
+   * CAM's precondition: when `layer` feeds a GlobalAveragePooling2D → Dense head (Dropout,
+   * Flatten-free), the dense kernel [channels, outputSize] (caller disposes); otherwise a reason
+   * phrased to follow the method's name, e.g. `needs a GlobalAveragePooling2D → Dense head
+   * after "conv5"; it is followed by Flatten`.
+   */
+  gapDenseHead(layer: string): { weights: tf.Tensor2D } | string;
   dispose(): void;
 }

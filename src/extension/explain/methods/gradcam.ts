@@ -10,7 +10,9 @@ import { throwIfCancelled } from '../../../shared/errors';
 export const gradCam: Explainer = {
   id: 'gradcam',
   label: 'Grad-CAM',
+  family: 'cam',
   needs: { gradients: true, spatialLayer: true },
+  params: [],
   async explain({ adapter, input, target, layer, signal, onProgress }: ExplainRequest): Promise<ExplanationMap> {
     const info = spatialLayerOrThrow(adapter.layers, layer, 'Grad-CAM');
     throwIfCancelled(signal);
