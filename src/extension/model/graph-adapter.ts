@@ -14,6 +14,10 @@ interface GraphNode {
   name: string;
   op: string;
   inputs: GraphNode[];
+  /** The nodes that read this one. */
+  children: GraphNode[];
+  /** Parsed attributes, by their tfjs names (`keepDims`, `transposeB`, `fusedOps`, …). */
+  attrParams: Record<string, { value?: unknown }>;
 }
 
 const NOT_A_LAYER = new Set(['Const', 'Placeholder', 'NoOp', 'Identity', 'IdentityN', 'StopGradient']);
@@ -26,6 +30,9 @@ function graphNodes(model: GraphModel): Record<string, GraphNode> {
 }
 
 const baseName = (n: string) => n.replace(/:\d+$/, '');
+
+/** Ops that pass their input through unchanged. */
+const PASS_THROUGH = new Set(['Identity', 'IdentityN', 'StopGradient']);
 
 export class GraphModelAdapter implements ModelAdapter {
   readonly kind = 'graph' as const;
@@ -171,6 +178,71 @@ export class GraphModelAdapter implements ModelAdapter {
       const { value, grads } = tf.engine().gradients(f, [activation]);
       return { activation, grad: grads[0], scores: value as tf.Tensor1D };
     });
+  }
+
+  /**
+   * Accepts what a converted Keras GlobalAveragePooling2D → Dense head becomes: Mean over axes
+   * [1, 2] (or a keep-dims Mean then Squeeze / Reshape), MatMul with a constant kernel, optionally
+   * BiasAdd (or the converter's _FusedMatMul with a fused BiasAdd), and that is the logits node.
+   */
+  gapDenseHead(layer: string): { weights: tf.Tensor2D } | string {
+    this.checkLayer(layer);
+    const nodes = graphNodes(this.model);
+    const why = (what: string) => `needs a GlobalAveragePooling2D → Dense head after "${layer}"; ${what}`;
+    const name = (n: GraphNode) => `${n.op} "${n.name}"`;
+    const logits = baseName(this.logitsNode);
+    /** The one node reading `n` (looking through Identity nodes), or the reason there is not exactly one. */
+    const soleReader = (n: GraphNode, what: string): GraphNode | string => {
+      for (;;) {
+        const readers = [...new Map(n.children.map((c) => [c.name, c])).values()];
+        if (readers.length === 0 || n.name === logits) return why(`${what} is the model's output`);
+        if (readers.length > 1) return why(`${what} feeds ${readers.length} nodes (${readers.map(name).join(', ')})`);
+        if (!PASS_THROUGH.has(readers[0].op)) return readers[0];
+        n = readers[0];
+      }
+    };
+    /** The value of a constant input (looking through Identity nodes). */
+    const constant = (n: GraphNode | undefined): tf.Tensor | undefined => {
+      while (n && PASS_THROUGH.has(n.op)) n = n.inputs[0];
+      return n?.op === 'Const' ? this.model.weights[n.name]?.[0] : undefined;
+    };
+
+    let node = soleReader(nodes[layer], 'it');
+    if (typeof node === 'string') return node;
+    if (node.op !== 'Mean') return why(`it is followed by ${name(node)}`);
+    const mean = node;
+    const axes = constant(mean.inputs[1]);
+    const axisList = axes ? [...axes.dataSync()].map((a) => (a < 0 ? a + 4 : a)).sort((a, b) => a - b) : [];
+    if (axisList.join() !== '1,2') return why(`${name(mean)} does not average over the spatial axes [1, 2]`);
+    node = soleReader(mean, name(mean));
+    if (typeof node === 'string') return node;
+    // A keep-dims Mean gives [batch, 1, 1, channels]; a Squeeze / Reshape makes it [batch, channels].
+    while (mean.attrParams.keepDims?.value === true && (node.op === 'Squeeze' || node.op === 'Reshape')) {
+      node = soleReader(node, name(node));
+      if (typeof node === 'string') return node;
+    }
+    const fusedOps = node.op === '_FusedMatMul' ? ((node.attrParams.fusedOps?.value as string[] | undefined) ?? []) : [];
+    const fusedBiasOnly = fusedOps.every((op) => op.toLowerCase() === 'biasadd');
+    if ((node.op !== 'MatMul' && node.op !== '_FusedMatMul') || !fusedBiasOnly) return why(`${name(mean)} is followed by ${name(node)}, not by MatMul (+ BiasAdd)`);
+    const matMul = node;
+    const kernel = constant(matMul.inputs[1]);
+    if (!kernel || kernel.rank !== 2 || matMul.attrParams.transposeA?.value === true) {
+      return why(`${name(matMul)} does not multiply the pooled features by a constant kernel`);
+    }
+    if (matMul.name !== logits) {
+      const bias = soleReader(matMul, name(matMul));
+      if (typeof bias === 'string') return bias;
+      const isBias = bias.op === 'BiasAdd' || ((bias.op === 'Add' || bias.op === 'AddV2') && bias.inputs.some((i) => constant(i) !== undefined));
+      if (!isBias || bias.name !== logits) return why(`${name(matMul)} is followed by ${name(bias)} before the logits`);
+    }
+    const transposed = matMul.attrParams.transposeB?.value === true;
+    const channels = this.layers.find((l) => l.name === layer)!.outputShape[3];
+    const weights = transposed ? tf.transpose(kernel) : tf.clone(kernel);
+    if (weights.shape[0] !== channels || weights.shape[1] !== this.outputSize) {
+      weights.dispose();
+      return why(`${name(matMul)} has a [${kernel.shape.join(', ')}] kernel, not [${channels}, ${this.outputSize}]`);
+    }
+    return { weights: weights as tf.Tensor2D };
   }
 
   dispose(): void {

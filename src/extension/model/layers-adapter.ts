@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { UserError } from '../../shared/errors';
-import { LayersProgram } from './layers-program';
+import { LayersProgram, type Step } from './layers-program';
 import { applyHead, targetScores } from './targets';
 import type { GradientOptions, LayerGradient, LayerInfo, ModelAdapter, ScoredGradient, Target } from './types';
 import { lastSpatialLayer, layerNotFound } from './layer-info';
@@ -92,6 +92,44 @@ export class LayersModelAdapter implements ModelAdapter {
       const { value, grads } = tf.engine().gradients(f, [activation]);
       return { activation, grad: grads[0], scores: value as tf.Tensor1D };
     });
+  }
+
+  gapDenseHead(layer: string): { weights: tf.Tensor2D } | string {
+    const why = (what: string) => `needs a GlobalAveragePooling2D → Dense head after "${layer}"; ${what}`;
+    const name = (s: Step) => `${s.className} "${s.name}"`;
+    /** The one step reading `key`, or the reason there is not exactly one. */
+    const soleReader = (key: string, what: string): Step | string => {
+      const readers = this.program.consumersOf(key);
+      if (readers.length === 0) return why(`${what} is the model's output`);
+      if (readers.length > 1) return why(`${what} feeds ${readers.length} layers (${readers.map(name).join(', ')})`);
+      return readers[0];
+    };
+    let step = soleReader(this.key(layer), 'it');
+    if (typeof step === 'string') return step;
+    if (step.className !== 'GlobalAveragePooling2D') return why(`it is followed by ${name(step)}`);
+    if ((step.layer.getConfig() as { dataFormat?: string }).dataFormat === 'channelsFirst') return why(`${name(step)} pools channels-first data`);
+    const gap = step;
+    // Dropout (and its variants) is the identity at inference, so it may sit between the two.
+    do {
+      step = soleReader(step.outputs[0], name(step));
+      if (typeof step === 'string') return step;
+    } while (/Dropout$/.test(step.className));
+    if (step.className !== 'Dense') return why(`${name(gap)} is followed by ${name(step)}, not by a Dense layer`);
+    const dense = step;
+    const activationOf = (s: Step) => (s.className === 'Softmax' ? 'softmax' : (s.layer.getConfig() as { activation?: string }).activation ?? 'linear');
+    // The head's activation is the Dense layer's own, or that of a separate Activation / Softmax
+    // output layer right after a linear Dense: the same head, the logits are the Dense output.
+    let head = dense;
+    if (!dense.isHead) {
+      const after = soleReader(dense.outputs[0], name(dense));
+      if (typeof after === 'string') return after;
+      const separateHead = after.isHead && activationOf(dense) === 'linear' && (after.className === 'Activation' || after.className === 'Softmax');
+      if (!separateHead) return why(`${name(dense)} is not the model's output layer (${name(after)} follows it)`);
+      head = after;
+    }
+    const act = activationOf(head);
+    if (act !== 'softmax' && act !== 'sigmoid' && act !== 'linear') return why(`${name(head)} applies ${act}, not softmax, sigmoid or linear`);
+    return { weights: tf.clone(dense.layer.weights[0].read()) as tf.Tensor2D };
   }
 
   dispose(): void {

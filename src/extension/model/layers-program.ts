@@ -159,6 +159,11 @@ export class LayersProgram {
     return this.steps.find((s) => s.name === name)?.outputs[0];
   }
 
+  /** The steps that read the value `key`, in execution order. */
+  consumersOf(key: string): Step[] {
+    return this.steps.filter((s) => s.inputs.includes(key));
+  }
+
   /**
    * Runs the steps needed to compute `wanted` from `feeds`. Values not needed by a later step or
    * by the caller are disposed as soon as possible unless `keepIntermediates` (gradients need them).
