@@ -1,10 +1,14 @@
 /**
- * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,kernels]`.
- * Prints ratios against the floors described in DESIGN.md, measured in one run on one backend.
+ * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,grid,perturbation,kernels]`.
+ * Prints ratios against their floors (see the README's Speed section), measured in one run on one
+ * backend.
  */
 import { parseArgs } from 'node:util';
 import { describeBackend, initBackend, isSupportedBackendChoice } from '../src/extension/backend/backends';
+import * as path from 'node:path';
 import { benchGradCam } from './gradcam';
+import { benchGrid } from './grid';
+import { benchPerturbation } from './perturbation';
 import { benchWasmKernels, formatTimings } from './wasm-kernels';
 
 async function main(): Promise<void> {
@@ -17,6 +21,8 @@ async function main(): Promise<void> {
   const want = (name: string) => !only || only.includes(name);
   const reps = values.reps ? Number(values.reps) : 7;
   if (want('gradcam')) console.log((await benchGradCam(reps)).join('\n'));
+  if (want('perturbation')) console.log((await benchPerturbation(Math.min(reps, 3))).join('\n'));
+  if (want('grid')) console.log((await benchGrid(path.resolve(__dirname, '..'))).join('\n'));
   if (want('kernels') && report.backend === 'wasm') console.log(formatTimings(benchWasmKernels()));
 }
 

@@ -42,3 +42,23 @@ export function parseSpace(s: string | undefined): 'logit' | 'probability' {
   if (v !== 'logit' && v !== 'probability') throw new UserError(`--space must be logit or probability, got "${s}"`);
   return v;
 }
+
+export function parseIntOption(s: string | undefined, name: string, fallback: number, min = 0): number {
+  if (s === undefined) return fallback;
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < min) throw new UserError(`${name} must be an integer ≥ ${min}, got "${s}"`);
+  return v;
+}
+
+/** `--param k=v,k2=v2` (repeatable) → { k: v }; numbers stay numbers. */
+export function parseParams(specs: readonly string[]): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const part of specs.flatMap((s) => s.split(','))) {
+    if (part.trim() === '') continue;
+    const m = /^\s*([\w-]+(?:\.[\w-]+)?)\s*=\s*(\S+)\s*$/.exec(part);
+    if (!m) throw new UserError(`--param takes key=value or method.key=value, got "${part}"`);
+    const n = Number(m[2]);
+    out[m[1]] = Number.isFinite(n) ? n : m[2];
+  }
+  return out;
+}

@@ -7,16 +7,26 @@ import { describeBackend, initBackend } from '../extension/backend/backends';
 import { loadModel } from '../extension/model/load';
 import { parseTargetSpec } from '../extension/model/targets';
 import { explainImage } from '../extension/explain/explain-image';
-import { EXPLAINERS, explainerById } from '../extension/explain/registry';
+import { EXPLAINERS, explainerById, whyNotApplicable } from '../extension/explain/registry';
+import { parseBox } from '../extension/image/boxes';
 import { encodeNpy } from '../extension/image/npy';
 import { loadDisplayImage } from '../extension/image/decode';
 import { renderOverlayPng } from '../extension/image/overlay';
-import { parseBackend, parseColormap, parseOpacity, parsePreprocess, parseSize, parseSpace } from './args';
+import type { FaithfulnessInfo } from '../shared/protocol';
+import { parseBackend, parseColormap, parseIntOption, parseOpacity, parseParams, parsePreprocess, parseSize, parseSpace } from './args';
 
 export const EXPLAIN_USAGE = `usage: xai-lens explain <image> --model <model.json or its folder> [options]
 
-  --method <ids>        comma-separated methods (${EXPLAINERS.map((e) => e.id).join(', ')}); default gradcam
-  --target <t>          top (default), a class index, or a label
+  --method <ids|all>    comma-separated methods, or all that apply to the model; default gradcam
+                        (${EXPLAINERS.map((e) => e.id).join(', ')})
+  --param <k=v,...>     method parameters: key=value for every method with that key, or
+                        method.key=value (e.g. ig.steps=128,smoothgrad.samples=50,occlusion.window=16)
+  --seed <n>            seed for methods and metrics with randomness (default 0)
+  --batch <n>           largest batch pushed through the model at once (default: what fits
+                        in 768 MB given the model's activation sizes, at most 32)
+  --metrics             faithfulness per map: deletion/insertion AUC, ROAD, pointing game with --box
+  --box <x,y,w,h>       the object's box in image pixels, for the pointing game
+  --target <t>          top (default), top<k> (each of the k top classes), a class index, or a label
   --space <s>           logit (default: the score before softmax) or probability
   --layer <name>        layer or graph node for layer-based methods (default: last spatial layer)
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
@@ -36,6 +46,11 @@ export async function explainCommand(argv: string[]): Promise<number> {
     options: {
       model: { type: 'string', short: 'm' },
       method: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      seed: { type: 'string' },
+      batch: { type: 'string' },
+      metrics: { type: 'boolean' },
+      box: { type: 'string' },
       target: { type: 'string' },
       space: { type: 'string' },
       layer: { type: 'string' },
@@ -57,7 +72,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
   if (!values.model) throw new UserError('--model is required (a model.json or the folder that holds it)');
   const imageFile = positionals[0];
   if (!fs.existsSync(imageFile)) throw new UserError(`image not found: ${imageFile}`);
-  const methods = (values.method ?? 'gradcam').split(',').filter((s) => s.trim() !== '').map(explainerById);
+  const methodSpec = (values.method ?? 'gradcam').trim().toLowerCase();
+  const named = methodSpec === 'all' ? undefined : methodSpec.split(',').filter((s) => s.trim() !== '').map(explainerById);
+  const params = parseParams(values.param ?? []);
+  const seed = parseIntOption(values.seed, '--seed', 0);
+  const batchSize = values.batch === undefined ? undefined : parseIntOption(values.batch, '--batch', 32, 1);
+  const box = values.box === undefined ? undefined : parseBox(values.box);
+  if (values.box !== undefined && !box) throw new UserError(`--box must look like x,y,w,h in image pixels with w, h > 0, got "${values.box}"`);
+  if (box && !values.metrics) throw new UserError('--box is for the pointing game: add --metrics');
   const backendChoice = parseBackend(values.backend);
   const inputSize = parseSize(values.size);
   const presetArg = parsePreprocess(values.preprocess);
@@ -72,21 +94,43 @@ export async function explainCommand(argv: string[]): Promise<number> {
     if (inputSize && (inputSize[0] !== model.adapter.inputShape[0] || inputSize[1] !== model.adapter.inputShape[1])) {
       throw new UserError(`the model's input is ${model.adapter.inputShape[0]}x${model.adapter.inputShape[1]}; --size ${inputSize.join('x')} does not match`);
     }
-    const target = parseTargetSpec(values.target ?? 'top', model.labels, model.adapter.outputSize);
+    const targetSpec = values.target ?? 'top';
+    const topMatch = /^top-?(\d+)$/i.exec(targetSpec.trim());
+    if (topMatch && Number(topMatch[1]) < 1) throw new UserError(`--target ${targetSpec}: k must be at least 1`);
+    const target = topMatch ? 'top' : parseTargetSpec(targetSpec, model.labels, model.adapter.outputSize);
     const preset = presetArg ?? model.preprocess ?? 'unit';
-    const result = await explainImage({ model, imageFile, methods, target, space, layer: values.layer, preprocess: preset });
+    // --method all: every method that applies to this model (and layer), the others named on stderr.
+    const methods = named ?? EXPLAINERS.filter((e) => {
+      const why = whyNotApplicable(e, model.adapter, values.layer);
+      if (why && !values.json) console.error(`skipping ${e.id}: ${why}`);
+      return why === undefined;
+    });
+    const common = { model, imageFile, methods, space, layer: values.layer, preprocess: preset, params, seed, batchSize, metrics: values.metrics ? { box } : undefined };
+    const result = await explainImage({ ...common, target });
+    // top<k>: the same methods for each of the k most probable classes.
+    const k = topMatch ? Math.min(Number(topMatch[1]), result.predictions.length) : 1;
+    const extra = [];
+    for (const p of result.predictions.slice(1, k)) extra.push(await explainImage({ ...common, target: p.index }));
 
     fs.mkdirSync(outDir, { recursive: true });
     const display = await loadDisplayImage(imageFile, OVERLAY_MAX_SIDE);
     const stem = path.basename(imageFile).replace(/\.[^.]+$/, '');
     const [h, w] = result.inputSize;
     const maps = [];
-    for (const m of result.maps) {
-      const npy = path.join(outDir, `${stem}.${m.method}.npy`);
-      const png = path.join(outDir, `${stem}.${m.method}.png`);
-      fs.writeFileSync(npy, encodeNpy(m.upsampled, [h, w]));
-      fs.writeFileSync(png, await renderOverlayPng({ image: display, map: m.upsampled, mapHeight: h, mapWidth: w, colormap, opacity }));
-      maps.push({ method: m.method, shape: [h, w], ms: Math.round(m.ms * 10) / 10, npy, png, layer: m.map.layer, nativeShape: [m.map.height, m.map.width] });
+    for (const r of [result, ...extra]) {
+      const suffix = r === result ? '' : `.class${r.target.index}`;
+      for (const m of r.maps) {
+        const npy = path.join(outDir, `${stem}.${m.method}${suffix}.npy`);
+        const png = path.join(outDir, `${stem}.${m.method}${suffix}.png`);
+        fs.writeFileSync(npy, encodeNpy(m.upsampled, [h, w]));
+        fs.writeFileSync(png, await renderOverlayPng({ image: display, map: m.map.signed ? m.upsampled.map(Math.abs) : m.upsampled, mapHeight: h, mapWidth: w, colormap, opacity }));
+        maps.push({
+          method: m.method, shape: [h, w], ms: Math.round(m.ms * 10) / 10, npy, png, layer: m.map.layer, nativeShape: [m.map.height, m.map.width],
+          target: r.target, signed: m.map.signed === true,
+          ...(m.map.stats ? { stats: m.map.stats } : {}),
+          ...(m.metrics ? { metrics: m.metrics } : {}),
+        });
+      }
     }
     const layer = result.maps.find((m) => m.map.layer)?.map.layer ?? null;
     const report = {
@@ -97,6 +141,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       inputSize: result.inputSize,
       predictions: result.predictions,
       target: result.target,
+      ...(k > 1 ? { targets: [result, ...extra].map((r) => r.target) } : {}),
       layer,
       maps,
     };
@@ -117,7 +162,7 @@ interface HumanReport {
   predictions: { index: number; label?: string; probability: number }[];
   target: { index: number; label?: string; space: string };
   layer: string | null;
-  maps: { method: string; shape: number[]; ms: number; npy: string; png: string; nativeShape: number[] }[];
+  maps: { method: string; shape: number[]; ms: number; npy: string; png: string; nativeShape: number[]; target: { index: number; label?: string }; stats?: Record<string, number>; metrics?: FaithfulnessInfo }[];
 }
 
 function printHuman(r: HumanReport, backend: string): void {
@@ -130,7 +175,16 @@ function printHuman(r: HumanReport, backend: string): void {
   ];
   if (r.layer) lines.push(`layer        ${r.layer}`);
   for (const m of r.maps) {
-    lines.push(`${m.method.padEnd(12)} ${m.nativeShape.join('x')} map in ${m.ms} ms → ${m.npy}, ${m.png}`);
+    const of = m.target.index === r.target.index ? '' : ` for ${name(m.target)}`;
+    lines.push(`${m.method.padEnd(14)} ${m.nativeShape.join('x')} map${of} in ${m.ms} ms → ${m.npy}, ${m.png}`);
+    if (m.stats?.completenessGap !== undefined) lines.push(`${''.padEnd(14)} completeness gap ${m.stats.completenessGap.toPrecision(3)} (${((m.stats.relativeGap ?? 0) * 100).toFixed(2)}% of f(x) − f(baseline))`);
+    const f = m.metrics;
+    if (f) {
+      const parts = [`deletion AUC ${f.deletion.auc.toFixed(3)}`, `insertion AUC ${f.insertion.auc.toFixed(3)}`];
+      if (f.road) parts.push(`ROAD MoRF ${f.road.morf.auc.toFixed(3)} / LeRF ${f.road.lerf.auc.toFixed(3)}`);
+      if (f.pointing) parts.push(`pointing game ${f.pointing.hit ? 'hit' : 'miss'}`);
+      lines.push(`${''.padEnd(14)} ${parts.join(', ')}`);
+    }
   }
   console.log(lines.join('\n'));
 }

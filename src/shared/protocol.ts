@@ -18,6 +18,7 @@ export const enum MessageType {
   Started = 'started',
   Predictions = 'predictions',
   Map = 'map',
+  Metrics = 'metrics',
   Done = 'done',
   Failed = 'failed',
 }
@@ -35,9 +36,32 @@ export interface LayerChoice {
   shape: (number | null)[];
 }
 
+export type MethodFamily = 'cam' | 'gradient' | 'perturbation' | 'reference';
+
 export interface MethodChoice {
   id: string;
   label: string;
+  family: MethodFamily;
+  /** Why the method does not apply to this model; undefined when it does. */
+  unavailable?: string;
+}
+
+/** An area under a curve, and the curve itself (y at evenly spaced x from 0 to 1). */
+export interface CurveMetric {
+  auc: number;
+  curve: number[];
+}
+
+/** Faithfulness of one map (RISE's deletion/insertion, ROAD, the pointing game). */
+export interface FaithfulnessInfo {
+  /** Lower is better: the target's probability falls fast when the top pixels go. */
+  deletion: CurveMetric;
+  /** Higher is better: it rises fast when the top pixels come back onto a blurred canvas. */
+  insertion: CurveMetric;
+  /** ROAD with noisy linear imputation: most-relevant-first (lower is better) and least-relevant-first. */
+  road?: { morf: CurveMetric; lerf: CurveMetric; fractions: number[] };
+  /** When the image's object box is known (boxes.json beside it): does the map's peak land in it? */
+  pointing?: { hit: boolean; peak: { x: number; y: number }; box: { x: number; y: number; w: number; h: number } };
 }
 
 /** What the panel explains and how it draws it; kept by the panel with setState. */
@@ -49,6 +73,12 @@ export interface PanelViewState {
   target?: number;
   /** Explicit layer; undefined = the model's default layer. */
   layer?: string;
+  /** Methods shown in the grid, in order; undefined = the `xaiLens.methods` setting. */
+  methods?: string[];
+  /** The method shown large. */
+  focus?: string;
+  /** Compute faithfulness metrics for every map. */
+  metrics?: boolean;
 }
 
 // ---- panel → host ----
@@ -62,6 +92,8 @@ export interface ExplainMessage {
   requestId: number;
   target?: number;
   layer?: string;
+  methods?: string[];
+  metrics?: boolean;
 }
 
 export interface CancelMessage {
@@ -97,7 +129,10 @@ export interface InitMessage {
   backend: string;
   layers: LayerChoice[];
   defaultLayer?: string;
+  /** Every method, with why it does not apply where it does not. */
   methods: MethodChoice[];
+  /** The methods the `xaiLens.methods` setting selects (used when the state has none). */
+  defaultMethods: string[];
 }
 
 export interface StartedMessage {
@@ -126,6 +161,18 @@ export interface MapMessage {
   height: number;
   width: number;
   ms: number;
+  /** Negative values carry meaning (drawn as magnitude). */
+  signed: boolean;
+  /** Method-specific numbers, e.g. Integrated Gradients' completeness gap. */
+  stats?: Record<string, number>;
+}
+
+export interface MetricsMessage {
+  type: MessageType.Metrics;
+  requestId: number;
+  method: string;
+  metrics: FaithfulnessInfo;
+  ms: number;
 }
 
 export interface DoneMessage {
@@ -141,4 +188,4 @@ export interface FailedMessage {
   cancelled: boolean;
 }
 
-export type ToPanelMessage = InitMessage | StartedMessage | PredictionsMessage | MapMessage | DoneMessage | FailedMessage;
+export type ToPanelMessage = InitMessage | StartedMessage | PredictionsMessage | MapMessage | MetricsMessage | DoneMessage | FailedMessage;

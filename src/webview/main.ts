@@ -1,17 +1,24 @@
 /**
- * The XAI Lens panel: the image with its heatmap, the top predictions (click one to explain it),
- * a layer picker, colormap and opacity controls that redraw instantly, timings, and export.
+ * The XAI Lens panel: the image with the focused method's heatmap large, the top predictions
+ * (click one to explain it), a method picker, a grid of every selected method's map with its
+ * time and faithfulness numbers (click a tile to enlarge it), the deletion/insertion curves,
+ * and colormap/opacity controls that redraw every map instantly.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
-import { MessageType, type InitMessage, type MapMessage, type PanelViewState, type PredictionInfo, type ToPanelMessage } from '../shared/protocol';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import { MessageType, type FaithfulnessInfo, type InitMessage, type MapMessage, type MethodChoice, type PanelViewState, type PredictionInfo, type ToPanelMessage } from '../shared/protocol';
 import { COLORMAPS, isColormapName } from '../shared/colormaps';
 import { vscode } from './vscode-api';
 import { h } from './views/dom';
 import { renderPredictions } from './views/predictions';
+import { renderMethodPicker } from './views/method-picker';
+import { MethodGrid, describeMap } from './views/grid';
+import { CurveCharts } from './views/curves';
+import { methodColour, fmtMs } from './views/format';
 import { OverlayCanvas, colormapGradient } from './render/overlay-canvas';
 
 interface Ui {
@@ -21,21 +28,23 @@ interface Ui {
   checkpoint: HTMLElement;
   predictions: HTMLElement;
   canvas: OverlayCanvas;
+  caption: HTMLElement;
   layer: HTMLSelectElement & { value: string };
   colormap: HTMLSelectElement & { value: string };
   opacity: HTMLInputElement;
   opacityValue: HTMLElement;
   colorbar: HTMLElement;
-  timing: HTMLElement;
+  grid: MethodGrid;
+  curves: CurveCharts;
   error: HTMLElement;
 }
 
 let state: PanelViewState | undefined = vscode.getState();
 let ui: Ui | undefined;
+let methodChoices: MethodChoice[] = [];
 let current = 0; // request whose results are shown
 let nextRequest = 1;
-let maps = new Map<string, MapMessage>();
-let shownMethod: string | undefined;
+const metrics = new Map<string, FaithfulnessInfo>();
 
 function save(patch: Partial<PanelViewState>): void {
   if (!state) return;
@@ -43,10 +52,16 @@ function save(patch: Partial<PanelViewState>): void {
   vscode.setState(state);
 }
 
-function explain(patch: Partial<Pick<PanelViewState, 'target' | 'layer'>>): void {
+/** The selected methods that apply to the model, in the registry's order. */
+function selectedMethods(): MethodChoice[] {
+  const wanted = state?.methods ?? [];
+  return methodChoices.filter((m) => wanted.includes(m.id) && !m.unavailable);
+}
+
+function explain(patch: Partial<Pick<PanelViewState, 'target' | 'layer' | 'methods' | 'metrics'>>): void {
   save(patch);
   const requestId = nextRequest++;
-  vscode.postMessage({ type: MessageType.Explain, requestId, target: state?.target, layer: state?.layer });
+  vscode.postMessage({ type: MessageType.Explain, requestId, target: state?.target, layer: state?.layer, methods: state?.methods, metrics: state?.metrics });
 }
 
 function select(id: string, label: string, options: { value: string; label: string; description?: string }[], value: string | undefined): HTMLElement {
@@ -65,8 +80,10 @@ function build(m: InitMessage): Ui {
   const layerSelect = select('layer', 'Layer', layerOptions, s.layer ?? m.defaultLayer);
   const colormapSelect = select('colormap', 'Colormap', COLORMAPS.map((c) => ({ value: c, label: c })), s.colormap);
   const opacity = h('input', { id: 'opacity', type: 'range', min: 0, max: 100, step: 1, value: Math.round(s.opacity * 100), 'aria-label': 'Heatmap opacity' }) as HTMLInputElement;
-  const exportButton = h('vscode-button', { id: 'export-png', secondary: true, title: 'Write the overlay as a PNG beside the image' }, 'Export PNG');
-  const copyButton = h('vscode-button', { id: 'copy-npy', secondary: true, title: 'Copy the raw map (model input resolution, float32) as .npy, in a Python snippet' }, 'Copy as .npy');
+  const exportButton = h('vscode-button', { id: 'export-png', secondary: true, title: 'Write the large overlay as a PNG beside the image' }, 'Export PNG');
+  const copyButton = h('vscode-button', { id: 'copy-npy', secondary: true, title: 'Copy the large map (model input resolution, float32) as .npy, in a Python snippet' }, 'Copy as .npy');
+  const metricsBox = h('vscode-checkbox', { id: 'metrics', checked: s.metrics !== false, title: 'Deletion/insertion AUC, ROAD and the pointing game for every map (costs extra forward passes)' }, 'Faithfulness metrics') as HTMLElement & { checked: boolean };
+  const picker = h('div', { id: 'methods', class: 'methods' });
   const ui: Ui = {
     status: h('span', { id: 'status', role: 'status' }),
     ring: h('vscode-progress-ring', { id: 'busy', 'aria-label': 'Computing' }),
@@ -74,12 +91,14 @@ function build(m: InitMessage): Ui {
     checkpoint: h('span', { class: 'checkpoint' }),
     predictions: h('ol', { id: 'predictions', class: 'predictions' }),
     canvas: new OverlayCanvas(canvasEl as HTMLCanvasElement),
+    caption: h('div', { id: 'focus-caption', class: 'caption' }),
     layer: layerSelect as Ui['layer'],
     colormap: colormapSelect as Ui['colormap'],
     opacity,
     opacityValue: h('span', { class: 'value' }, `${Math.round(s.opacity * 100)}%`),
     colorbar: h('div', { class: 'colorbar', role: 'img', 'aria-label': `${s.colormap} colour scale, low to high` }),
-    timing: h('div', { id: 'timing', class: 'timing' }),
+    grid: new MethodGrid((method) => focus(method)),
+    curves: new CurveCharts(),
     error: h('div', { id: 'error', class: 'error', role: 'alert', hidden: true }),
   };
   app.replaceChildren(
@@ -94,7 +113,7 @@ function build(m: InitMessage): Ui {
     ),
     ui.error,
     h('section', { class: 'body' },
-      h('figure', { class: 'viewer' }, canvasEl, h('figcaption', {}, ui.colorbar, h('div', { class: 'scale' }, h('span', {}, 'low'), h('span', {}, 'high')))),
+      h('figure', { class: 'viewer' }, canvasEl, h('figcaption', {}, ui.caption, ui.colorbar, h('div', { class: 'scale' }, h('span', {}, 'low'), h('span', {}, 'high')))),
       h('aside', { class: 'side' },
         h('h2', {}, 'Predictions'),
         ui.predictions,
@@ -103,16 +122,29 @@ function build(m: InitMessage): Ui {
         h('label', { class: 'field' }, h('span', {}, 'Layer'), layerSelect),
         h('label', { class: 'field' }, h('span', {}, 'Colormap'), colormapSelect),
         h('label', { class: 'field' }, h('span', {}, 'Opacity'), h('div', { class: 'range' }, opacity, ui.opacityValue)),
-        ui.timing,
         h('div', { class: 'buttons' }, exportButton, copyButton),
         ui.status,
       ),
+      h('aside', { class: 'side picker' },
+        h('h2', {}, 'Methods'),
+        picker,
+        metricsBox,
+      ),
     ),
+    h('h2', { class: 'section-title' }, 'Side by side'),
+    ui.grid.el,
+    ui.curves.el,
   );
   app.removeAttribute('aria-busy');
   ui.colorbar.style.background = colormapGradient(s.colormap);
+  renderMethodPicker(picker, m.methods, s.methods ?? m.defaultMethods, (methods) => {
+    save({ methods });
+    layoutGrid();
+    explain({ methods });
+  });
 
   layerSelect.addEventListener('change', () => explain({ layer: ui.layer.value }));
+  metricsBox.addEventListener('change', () => explain({ metrics: metricsBox.checked }));
   colormapSelect.addEventListener('change', () => {
     const c = ui.colormap.value;
     if (!isColormapName(c)) return;
@@ -126,25 +158,46 @@ function build(m: InitMessage): Ui {
     redraw();
   });
   exportButton.addEventListener('click', () => {
-    if (shownMethod && state) vscode.postMessage({ type: MessageType.ExportPng, method: shownMethod, colormap: state.colormap, opacity: state.opacity });
+    if (state?.focus) vscode.postMessage({ type: MessageType.ExportPng, method: state.focus, colormap: state.colormap, opacity: state.opacity });
   });
   ui.cancel.addEventListener('click', () => vscode.postMessage({ type: MessageType.Cancel, requestId: current }));
   copyButton.addEventListener('click', () => {
-    if (shownMethod) vscode.postMessage({ type: MessageType.CopyNpy, method: shownMethod });
+    if (state?.focus) vscode.postMessage({ type: MessageType.CopyNpy, method: state.focus });
   });
 
   const img = new Image();
   img.onload = () => {
     ui.canvas.setImage(img);
+    ui.grid.setImage(img);
     redraw();
   };
   img.src = URL.createObjectURL(new Blob([m.image], { type: m.imageMime }));
   return ui;
 }
 
+function layoutGrid(): void {
+  if (!ui) return;
+  ui.grid.setMethods(selectedMethods());
+  ui.grid.setFocus(state?.focus);
+  updateCurves();
+}
+
 function redraw(): void {
   if (!ui || !state) return;
   ui.canvas.draw(state.colormap, state.opacity);
+  ui.grid.redraw(state.colormap, state.opacity);
+}
+
+/** Shows a method's map large (when it has one). */
+function focus(method: string): void {
+  if (!ui) return;
+  const m = ui.grid.shown().find((x) => x.method === method);
+  save({ focus: method });
+  ui.grid.setFocus(method);
+  if (!m) return;
+  ui.canvas.setMap({ data: new Float32Array(m.data), height: m.height, width: m.width, signed: m.signed });
+  ui.caption.textContent = `${m.label} · ${fmtMs(m.ms)} · ${describeMap(m)}`;
+  redraw();
 }
 
 function setBusy(busy: boolean, text: string): void {
@@ -155,19 +208,23 @@ function setBusy(busy: boolean, text: string): void {
   document.body.classList.toggle('busy', busy);
 }
 
-function showMap(m: MapMessage): void {
-  if (!ui) return;
-  shownMethod = m.method;
-  ui.canvas.setMap({ data: new Float32Array(m.data), height: m.height, width: m.width });
-  redraw();
-  const lines = [...maps.values()].map((x) => {
-    const flat = new Float32Array(x.data).every((v) => v === 0);
-    // Grad-CAM keeps only positive evidence: an all-zero map means there is none for this class.
-    const note = flat ? ' — all zero: no positive evidence for this class here' : '';
-    return `${x.label}: ${x.ms.toFixed(0)} ms${x.layer ? ` at ${x.layer}` : ''} (${x.height}×${x.width})${note}`;
-  });
-  ui.timing.textContent = lines.join('\n');
+function onMap(m: MapMessage): void {
+  if (!ui || !state) return;
+  ui.grid.setMap(m, state.colormap, state.opacity);
+  const shown = ui.grid.shown();
+  // The large view follows the focused method, or the first map to arrive.
+  if (state.focus === m.method || !shown.some((x) => x.method === state?.focus)) focus(m.method);
   document.body.dataset.mapVersion = String(Number(document.body.dataset.mapVersion ?? 0) + 1);
+  document.body.dataset.maps = String(shown.length);
+}
+
+function updateCurves(): void {
+  if (!ui) return;
+  const rows = selectedMethods();
+  ui.curves.update(rows.flatMap((m, i) => {
+    const f = metrics.get(m.id);
+    return f ? [{ method: m.id, label: m.label, colour: methodColour(m.id, i), deletion: f.deletion.curve, insertion: f.insertion.curve }] : [];
+  }));
 }
 
 function onPredictions(predictions: PredictionInfo[], target: PredictionInfo, checkpoint: string): void {
@@ -181,15 +238,22 @@ window.addEventListener('message', (event: MessageEvent<ToPanelMessage>) => {
   const m = event.data;
   switch (m.type) {
     case MessageType.Init:
-      state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity } : {}) };
+      state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity, methods: state.methods, focus: state.focus, metrics: state.metrics } : {}) };
+      state.methods ??= m.defaultMethods;
       vscode.setState(state);
+      methodChoices = m.methods;
       ui = build({ ...m, state });
       document.body.dataset.image = m.imageName;
+      layoutGrid();
       setBusy(true, 'Explaining…');
       return;
     case MessageType.Started:
       current = m.requestId;
-      maps = new Map();
+      metrics.clear();
+      ui?.grid.clear();
+      document.body.dataset.maps = '0';
+      document.body.dataset.metrics = '0';
+      updateCurves();
       setBusy(true, m.reason === 'checkpoint' ? 'The model changed: recomputing…' : 'Explaining…');
       if (ui) ui.error.hidden = true;
       return;
@@ -197,12 +261,17 @@ window.addEventListener('message', (event: MessageEvent<ToPanelMessage>) => {
       if (m.requestId === current) onPredictions(m.predictions, m.target, m.checkpoint);
       return;
     case MessageType.Map:
-      if (m.requestId !== current) return;
-      maps.set(m.method, m);
-      showMap(m);
+      if (m.requestId === current) onMap(m);
+      return;
+    case MessageType.Metrics:
+      if (m.requestId !== current || !ui) return;
+      metrics.set(m.method, m.metrics);
+      ui.grid.setMetrics(m.method, m.metrics);
+      updateCurves();
+      document.body.dataset.metrics = String(metrics.size);
       return;
     case MessageType.Done:
-      if (m.requestId === current) setBusy(false, `Done in ${m.ms.toFixed(0)} ms.`);
+      if (m.requestId === current) setBusy(false, `Done in ${fmtMs(m.ms)}.`);
       return;
     case MessageType.Failed:
       if (m.requestId !== undefined && m.requestId !== current) return;

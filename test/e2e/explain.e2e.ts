@@ -39,13 +39,28 @@ async function mapVersion(frame: Frame): Promise<number> {
   return Number(v ?? 0);
 }
 
-async function waitForMap(frame: Frame, after: number, timeoutMs = 120_000): Promise<void> {
+/** Waits until the panel body's `data-<name>` counter reaches at least `atLeast`. */
+async function waitForCount(frame: Frame, name: 'mapVersion' | 'maps' | 'metrics', atLeast: number, timeoutMs = 120_000): Promise<void> {
   try {
-    await frame.locator(`body[data-map-version="${after + 1}"]`).waitFor({ state: 'attached', timeout: timeoutMs });
+    await frame.waitForFunction(
+      ([key, n]) => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string | undefined> } } }).document.body.dataset[key] ?? 0) >= n,
+      [name, atLeast] as const,
+      { timeout: timeoutMs, polling: 100 },
+    );
   } catch (err) {
     const panels = await describeWebviews(frame.page()).catch(() => []);
-    throw new Error(`${(err as Error).message.split('\n')[0]}; panels: ${JSON.stringify(panels)}`);
+    throw new Error(`${(err as Error).message.split('\n')[0]} (waiting for ${name} ≥ ${atLeast}); panels: ${JSON.stringify(panels)}`);
   }
+}
+
+/** Waits until the panel has finished its current run (maps and metrics). */
+async function waitForIdle(frame: Frame, timeoutMs = 180_000): Promise<void> {
+  await frame.waitForFunction(() => !(globalThis as unknown as { document: { body: { classList: { contains(c: string): boolean } } } }).document.body.classList.contains('busy'), undefined, { timeout: timeoutMs, polling: 100 });
+}
+
+/** Waits for a map drawn after the `after`-th. */
+async function waitForMap(frame: Frame, after: number, timeoutMs = 120_000): Promise<void> {
+  await waitForCount(frame, 'mapVersion', after + 1, timeoutMs);
 }
 
 /** The canvas as a data URL (to compare snapshots), its size, and the spread of its red channel. */
@@ -109,9 +124,10 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check((await predictions.first().innerText()).includes(truth.label), `the top prediction is ${truth.label}`);
   const first = await canvasStats(frame);
   check(first.width > 0 && first.height > 0 && first.std > 5, `the heatmap canvas is drawn (${first.width}×${first.height}, pixel spread ${first.std.toFixed(1)})`);
-  await screenshot(page, 'e2e-panel-demo');
 
   // 2. the opacity slider redraws at once, without recomputing.
+  await waitForIdle(frame);
+  await screenshot(page, 'e2e-panel-demo');
   const versionBefore = await mapVersion(frame);
   await frame.locator('#opacity').fill('90');
   await page.waitForTimeout(200);
@@ -120,7 +136,33 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check((await mapVersion(frame)) === versionBefore, 'the opacity change did not ask for a new map');
   await frame.locator('#opacity').fill('55');
 
-  // 3. click another class: a new map arrives (warm re-explain).
+  // 3. the grid: a row per default method, each with its map and faithfulness numbers; the
+  // curves chart; clicking a tile shows that map large; ticking a method adds its row.
+  const rows = frame.locator('#grid .row:not(.head)');
+  const defaultRows = await rows.count();
+  await waitForCount(frame, 'metrics', defaultRows);
+  check(defaultRows >= 4, `the grid shows ${defaultRows} methods: ${(await rows.locator('.name').allInnerTexts()).join(', ')}`);
+  const aucs = (await rows.locator('.deletion').allInnerTexts()).map(Number);
+  check(aucs.every((a) => a >= 0 && a <= 1), `every row has a deletion AUC (${aucs.join(', ')})`);
+  check(await frame.locator('#deletion-chart').isVisible(), 'the deletion/insertion curves are drawn');
+  const bigBefore = await canvasStats(frame);
+  const secondRow = rows.nth(1);
+  await secondRow.locator('.tile').click();
+  await page.waitForTimeout(300);
+  const bigAfter = await canvasStats(frame);
+  const secondName = (await secondRow.locator('.name').innerText()).trim();
+  check(bigAfter.url !== bigBefore.url && (await frame.locator('#focus-caption').innerText()).startsWith(secondName), `clicking the ${secondName} tile shows it large`);
+  const mapsBefore = Number(await frame.locator('body').getAttribute('data-maps'));
+  await frame.locator('vscode-checkbox[data-method="occlusion"]').click();
+  await waitForCount(frame, 'maps', mapsBefore + 1);
+  check((await rows.count()) === defaultRows + 1, 'ticking Occlusion adds its row and map');
+  await waitForCount(frame, 'metrics', defaultRows + 1);
+  await page.waitForTimeout(300);
+  await frame.locator('#grid').screenshot({ path: repoPath('test-artifacts', 'e2e-grid.png') });
+  await frame.locator('.curves').screenshot({ path: repoPath('test-artifacts', 'e2e-curves.png') });
+  await screenshot(page, 'e2e-panel-grid');
+
+  // 4. click another class: a new map arrives (warm re-explain).
   const v = await mapVersion(frame);
   const second = predictions.nth(1).locator('button');
   const secondLabel = (await second.locator('.name').innerText()).trim();
@@ -132,7 +174,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await page.waitForTimeout(300);
   await screenshot(page, 'e2e-panel-other-class');
 
-  // 4. a window reload restores the panel (serializer + setState), still explaining that class.
+  // 5. a window reload restores the panel (serializer + setState), still explaining that class.
   // VS Code's own reload saves the workbench state first (a bare page reload may not).
   await runCommand(page, 'Developer: Reload Window');
   await page.waitForTimeout(3_000);
@@ -141,7 +183,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await waitForMap(restored, 0, 120_000);
   check((await restored.locator('#predictions button.selected .name').innerText()).trim() === secondLabel, `after a window reload the panel is back, showing ${secondLabel}`);
 
-  // 5. the MobileNetV2-size model, cold (first load of that model) and warm.
+  // 6. the MobileNetV2-size model, cold (first load of that model) and warm.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
   await page.waitForTimeout(1500); // the settings file is picked up
   const secondImage = Object.keys(boxes)[1];
@@ -157,7 +199,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
   await screenshot(page, 'e2e-panel-mobilenet');
 
-  // 6. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
+  // 7. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
   for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
     fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
     await page.waitForTimeout(2000);

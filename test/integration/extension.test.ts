@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MessageType, type MapMessage, type PredictionsMessage, type ToPanelMessage } from '../../src/shared/protocol';
+import { MessageType, type MapMessage, type MetricsMessage, type PredictionsMessage, type ToPanelMessage } from '../../src/shared/protocol';
 import { argmax2d, resizeMap } from '../../src/shared/map-ops';
 import type { XaiLensApi } from '../../src/extension/extension';
 
@@ -172,5 +172,47 @@ describe('XAI Lens in VS Code', () => {
     const npy = Buffer.from(b64, 'base64');
     assert.equal(npy.subarray(1, 6).toString('latin1'), 'NUMPY');
     assert.match(npy.toString('latin1', 10, 10 + npy.readUInt16LE(8)), /'shape': \(64, 64\)/);
+  });
+
+  it('the method grid: a new selection computes only the new methods, each map gets faithfulness metrics and the pointing game', async () => {
+    const boxes = JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')) as Record<string, Truth>;
+    const name = Object.keys(boxes)[4];
+    const image = path.join(root, 'images', name);
+    if (!api.panelFor(image)) {
+      const first = collect(image, finished, 120_000);
+      await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
+      await first;
+    }
+    const panel = api.panelFor(image)!;
+    const methods = ['gradcam', 'occlusion', 'random'];
+    const once = collect(image, (m) => finished(m) && 'requestId' in m && m.requestId === 401, 120_000);
+    void panel.onMessage({ type: MessageType.Explain, requestId: 401, methods, metrics: true });
+    const first = await once;
+    assert.equal(first[first.length - 1].type, MessageType.Done, JSON.stringify(first.find((m) => m.type === MessageType.Failed)));
+    const maps = first.filter((m): m is MapMessage => m.type === MessageType.Map);
+    assert.deepEqual(maps.map((m) => m.method), methods, 'one map per selected method, in the registry order');
+    const metrics = first.filter((m): m is MetricsMessage => m.type === MessageType.Metrics);
+    assert.deepEqual(metrics.map((m) => m.method), methods, 'metrics for every map');
+    for (const m of metrics) {
+      assert.ok(m.metrics.deletion.auc >= 0 && m.metrics.deletion.auc <= 1, `${m.method} deletion AUC ${m.metrics.deletion.auc}`);
+      assert.equal(m.metrics.deletion.curve.length, m.metrics.insertion.curve.length);
+      assert.ok(m.metrics.pointing, `${m.method}: the pointing game uses boxes.json`);
+      assert.deepEqual(m.metrics.pointing.box, boxes[name].box);
+    }
+    const gradcam = metrics.find((m) => m.method === 'gradcam')!.metrics;
+    const random = metrics.find((m) => m.method === 'random')!.metrics;
+    assert.equal(gradcam.pointing?.hit, true, 'Grad-CAM points at the shape');
+    assert.ok(gradcam.deletion.auc < random.deletion.auc, `Grad-CAM deletion AUC ${gradcam.deletion.auc} < random ${random.deletion.auc}`);
+
+    // Adding a method: the maps already shown come back as they were (same values), unrecomputed.
+    const again = collect(image, (m) => finished(m) && 'requestId' in m && m.requestId === 402, 120_000);
+    void panel.onMessage({ type: MessageType.Explain, requestId: 402, methods: [...methods, 'gradient'], metrics: true });
+    const second = (await again).filter((m): m is MapMessage => m.type === MessageType.Map);
+    assert.deepEqual(second.map((m) => m.method).sort(), [...methods, 'gradient'].sort());
+    for (const m of maps) {
+      const twin = second.find((x) => x.method === m.method)!;
+      assert.equal(twin.ms, m.ms, `${m.method} was reused, not recomputed`);
+      assert.deepEqual(new Float32Array(twin.data), new Float32Array(m.data));
+    }
   });
 });

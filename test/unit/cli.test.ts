@@ -63,6 +63,38 @@ test('explain without --json prints a readable summary', () => {
   assert.match(r.stdout, /^gradcam\s+4x4 map in [\d.]+ ms/m);
 });
 
+test('explain --method all --metrics --box: every applicable method, with per-map metrics and the pointing game', () => {
+  const r = cli('explain', p('img.png'), '--model', p('branching'), '--json', '--out', p('out3'), '--backend', 'cpu', '--method', 'all', '--metrics', '--box', '0,0,15,10', '--param', 'rise.masks=64,ig.steps=16,smoothgrad.samples=4');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  const ids = report.maps.map((m: { method: string }) => m.method);
+  // branchingModel ends last → gap → pred, so even CAM applies: every method runs.
+  for (const id of ['cam', 'gradcam', 'gradcampp', 'scorecam', 'gradient', 'ig', 'smoothgrad', 'guidedbp', 'occlusion', 'rise', 'random']) assert.ok(ids.includes(id), `${id} in ${ids}`);
+  for (const m of report.maps) {
+    assert.ok(m.metrics, `${m.method} has metrics`);
+    assert.ok(m.metrics.deletion.auc >= 0 && m.metrics.deletion.auc <= 1, `${m.method} deletion AUC ${m.metrics.deletion.auc}`);
+    assert.ok(m.metrics.insertion.auc >= 0 && m.metrics.insertion.auc <= 1);
+    assert.ok(m.metrics.road.morf.curve.length > 0);
+    // The box is in image pixels (30×20): scaled to the 8×8 input it is the top-left quarter.
+    assert.deepEqual(m.metrics.pointing.box, { x: 0, y: 0, w: 4, h: 4 });
+    assert.equal(typeof m.metrics.pointing.hit, 'boolean');
+    assert.ok(fs.existsSync(m.npy) && fs.existsSync(m.png));
+  }
+  const ig = report.maps.find((m: { method: string }) => m.method === 'ig');
+  assert.ok(Number.isFinite(ig.stats.completenessGap), 'IG reports its completeness gap');
+  assert.equal(ig.signed, true);
+});
+
+test('explain --target top2 explains each of the two most probable classes', () => {
+  const r = cli('explain', p('img.png'), '--model', p('branching'), '--json', '--out', p('out4'), '--backend', 'cpu', '--target', 'top2', '--method', 'gradcam,gradient');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.targets.map((t: { index: number }) => t.index), report.predictions.slice(0, 2).map((q: { index: number }) => q.index));
+  assert.deepEqual(report.maps.map((m: { method: string; target: { index: number } }) => `${m.method}@${m.target.index}`),
+    report.targets.flatMap((t: { index: number }) => [`gradcam@${t.index}`, `gradient@${t.index}`]));
+  assert.equal(new Set(report.maps.map((m: { npy: string }) => m.npy)).size, 4, 'one file per map');
+});
+
 const BAD: [string, string[], RegExp][] = [
   ['a truncated image', ['explain', 'truncated.png', '--model', 'branching'], /truncated\.png/],
   ['a text file named .png', ['explain', 'text.png', '--model', 'branching'], /text\.png/],
@@ -79,6 +111,14 @@ const BAD: [string, string[], RegExp][] = [
   ['a wrong --size', ['explain', 'img.png', '--model', 'branching', '--size', '9x9'], /input is 8x8; --size 9x9 does not match/],
   ['an unknown backend', ['explain', 'img.png', '--model', 'branching', '--backend', 'tpu'], /--backend must be one of/],
   ['an unknown command', ['explian'], /unknown command "explian"/],
+  ['CAM without a GAP → Dense head', ['explain', 'img.png', '--model', 'branching', '--method', 'cam', '--layer', 'c1'], /CAM needs a GlobalAveragePooling2D → Dense head after "c1"/],
+  ['a parameter a method does not have', ['explain', 'img.png', '--model', 'branching', '--method', 'ig', '--param', 'ig.window=3'], /Integrated Gradients has no parameter "window"/],
+  ['a parameter out of range', ['explain', 'img.png', '--model', 'branching', '--method', 'ig', '--param', 'steps=1'], /ig\.steps must be between 2 and 1024, got 1/],
+  ['a bad parameter choice', ['explain', 'img.png', '--model', 'branching', '--method', 'ig', '--param', 'baseline=grey'], /ig\.baseline must be one of black, blurred, noise/],
+  ['a malformed --param', ['explain', 'img.png', '--model', 'branching', '--param', 'steps'], /--param takes key=value/],
+  ['a bad --box', ['explain', 'img.png', '--model', 'branching', '--metrics', '--box', '1,2,3'], /--box must look like x,y,w,h/],
+  ['--box without --metrics', ['explain', 'img.png', '--model', 'branching', '--box', '1,2,3,4'], /--box is for the pointing game: add --metrics/],
+  ['top0', ['explain', 'img.png', '--model', 'branching', '--target', 'top0'], /k must be at least 1/],
 ];
 
 for (const [what, args, message] of BAD) {

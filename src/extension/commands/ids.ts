@@ -17,4 +17,5 @@ export const SETTINGS = {
   colormap: 'colormap',
   preprocess: 'preprocess',
   topK: 'topK',
+  faithfulness: 'faithfulness',
 } as const;

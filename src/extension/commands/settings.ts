@@ -4,6 +4,7 @@ import { SETTINGS } from './ids';
 import { isSupportedBackendChoice, type BackendChoice } from '../backend/backends';
 import { isColormapName, type ColormapName } from '../../shared/colormaps';
 import { isPreprocessPreset, type PreprocessPreset } from '../image/preprocess';
+import { DEFAULT_METHODS } from '../explain/registry';
 
 const config = () => vscode.workspace.getConfiguration(SETTINGS.section);
 
@@ -29,8 +30,12 @@ export function topKSetting(): number {
 }
 
 export function defaultMethodsSetting(): string[] {
-  const v = config().get<string[]>(SETTINGS.defaultMethods, ['gradcam']);
-  return Array.isArray(v) && v.length > 0 ? v : ['gradcam'];
+  const v = config().get<string[]>(SETTINGS.defaultMethods, [...DEFAULT_METHODS]);
+  return Array.isArray(v) && v.length > 0 ? v : [...DEFAULT_METHODS];
+}
+
+export function faithfulnessSetting(): boolean {
+  return config().get<boolean>(SETTINGS.faithfulness, true) !== false;
 }
 
 export function modelPathSetting(): string | undefined {

@@ -9,9 +9,12 @@ import { resizeMap } from '../../shared/map-ops';
 import { throwIfCancelled } from '../../shared/errors';
 import type { LoadedModel } from '../model/load';
 import type { Target } from '../model/types';
-import type { Explainer, ExplanationMap } from './explainer';
+import type { Explainer, ExplanationMap, MethodParams } from './explainer';
 import { whyNotApplicable } from './registry';
 import { UserError } from '../../shared/errors';
+import type { FaithfulnessInfo } from '../../shared/protocol';
+import { autoBatchSize } from './batch-size';
+import { faithfulness, saliencyOf, type FaithfulnessOptions } from '../metrics/faithfulness';
 
 export interface Prediction {
   index: number;
@@ -22,6 +25,8 @@ export interface Prediction {
 export interface MethodResult {
   method: string;
   label: string;
+  /** The output index it explains. */
+  target: number;
   /** The map at the method's own resolution. */
   map: ExplanationMap;
   /** The map resized (bilinear) to the model's input resolution, row-major `shape`. */
@@ -29,6 +34,8 @@ export interface MethodResult {
   /** [height, width] of `upsampled`: the model's input size. */
   shape: [number, number];
   ms: number;
+  /** Faithfulness metrics, when asked for. */
+  metrics?: FaithfulnessInfo;
 }
 
 export interface ExplainImageOptions {
@@ -41,6 +48,17 @@ export interface ExplainImageOptions {
   layer?: string;
   preprocess: PreprocessPreset;
   topK?: number;
+  /**
+   * Method parameters: `key=value` applies to every method with that parameter,
+   * `method.key=value` to one method (e.g. `ig.steps`).
+   */
+  params?: MethodParams;
+  /** Seed for the methods and metrics with randomness. */
+  seed?: number;
+  /** Largest batch pushed through the model; chosen from the model's size when absent. */
+  batchSize?: number;
+  /** Compute faithfulness metrics for every map (after all maps are drawn); `box` in image pixels. */
+  metrics?: Omit<FaithfulnessOptions, 'signal' | 'batchSize' | 'seed'>;
   signal?: AbortSignal;
   /** Called before each method starts. */
   onMethod?: (method: Explainer, index: number) => void;
@@ -48,6 +66,13 @@ export interface ExplainImageOptions {
   onPredictions?: (predictions: Prediction[], target: Prediction) => void;
   /** Called with each map as soon as it is ready. */
   onMap?: (result: MethodResult) => void;
+  /**
+   * A map computed earlier for the same image, model checkpoint, target, layer and method, to
+   * show again instead of recomputing (the panel, when only the method selection changed).
+   */
+  reuse?: (method: Explainer, target: number) => MethodResult | undefined;
+  /** Called with each map's metrics as soon as they are ready. */
+  onMetrics?: (result: MethodResult, ms: number) => void;
 }
 
 export interface ExplainImageResult {
@@ -65,16 +90,67 @@ export function topK(probs: Float32Array | number[], k: number, labels?: string[
     .map((p) => (labels?.[p.index] !== undefined ? { ...p, label: labels[p.index] } : p));
 }
 
+/** The parameters that apply to one method: plain keys it declares, and `method.key` ones. */
+export function paramsFor(method: Explainer, params: MethodParams | undefined): MethodParams {
+  const out: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(params ?? {})) {
+    const dot = k.indexOf('.');
+    const [scope, key] = dot < 0 ? [undefined, k] : [k.slice(0, dot), k.slice(dot + 1)];
+    if (scope !== undefined && scope !== method.id) continue;
+    const spec = method.params.find((p) => p.key === key);
+    if (!spec) {
+      if (scope !== undefined) throw new UserError(`${method.label} has no parameter "${key}" (it has: ${method.params.map((p) => p.key).join(', ') || 'none'})`);
+      continue;
+    }
+    out[key] = checkParam(method, spec, v);
+  }
+  return out;
+}
+
+function checkParam(method: Explainer, spec: Explainer['params'][number], v: number | string): number | string {
+  if (spec.choices) {
+    const s = String(v).toLowerCase();
+    if (!spec.choices.includes(s)) throw new UserError(`${method.id}.${spec.key} must be one of ${spec.choices.join(', ')}, got "${v}"`);
+    return s;
+  }
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isFinite(n)) throw new UserError(`${method.id}.${spec.key} must be a number, got "${v}"`);
+  if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+    throw new UserError(`${method.id}.${spec.key} must be between ${spec.min ?? '-∞'} and ${spec.max ?? '∞'}, got ${n}`);
+  }
+  return n;
+}
+
+/**
+ * The wasm backend aborts (emscripten's `Aborted()`) when its heap cannot grow: say so, with
+ * what was running, instead of a bare RuntimeError. The module is unusable afterwards.
+ */
+function explainAbort(err: unknown, what: string): unknown {
+  if (!(err instanceof Error) || !/Aborted\(/.test(err.message)) return err;
+  return new UserError(`the ${tf.getBackend()} backend aborted, most likely out of memory, while computing ${what}; reload the window (or rerun) to restart it, and use a smaller batch (--batch) or fewer samples`);
+}
+
+/** The preprocessed black image and the [min, max] range of preprocessed values. */
+function inputReference(h: number, w: number, c: number, preset: PreprocessPreset): { black: tf.Tensor4D; range: [number, number] } {
+  const black = preprocess(tf.zeros([1, h, w, c]), preset);
+  const ends = tf.tidy(() => preprocess(tf.concat([tf.zeros([1, 1, 1, c]), tf.fill([1, 1, 1, c], 255)], 1) as tf.Tensor4D, preset));
+  const v = ends.dataSync();
+  ends.dispose();
+  return { black, range: [Math.min(...v), Math.max(...v)] };
+}
+
 export async function explainImage(opts: ExplainImageOptions): Promise<ExplainImageResult> {
   const { adapter, labels } = opts.model;
   const [h, w, c] = adapter.inputShape;
   for (const m of opts.methods) {
-    const why = whyNotApplicable(m, adapter);
+    const why = whyNotApplicable(m, adapter, opts.layer);
     if (why) throw new UserError(why);
   }
+  const methodParams = opts.methods.map((m) => paramsFor(m, opts.params));
   const decoded = await loadModelInput(opts.imageFile, { height: h, width: w, channels: c as 1 | 3 });
   throwIfCancelled(opts.signal);
   const input = tf.tidy(() => preprocess(tf.tensor4d(decoded.pixels, [1, h, w, c]), opts.preprocess));
+  const { black, range } = inputReference(h, w, c, opts.preprocess);
   try {
     const probs = tf.tidy(() => adapter.probabilities(input));
     const probValues = (await probs.data()) as Float32Array;
@@ -87,14 +163,48 @@ export async function explainImage(opts: ExplainImageOptions): Promise<ExplainIm
     const maps: MethodResult[] = [];
     for (const [i, method] of opts.methods.entries()) {
       throwIfCancelled(opts.signal);
+      const earlier = opts.reuse?.(method, index);
+      if (earlier) {
+        maps.push(earlier);
+        opts.onMap?.(earlier);
+        continue;
+      }
       opts.onMethod?.(method, i);
       const t0 = performance.now();
-      const map = await method.explain({ adapter, input, target, layer: opts.layer, signal: opts.signal });
+      const batchSize = opts.batchSize ?? autoBatchSize(adapter, method.needs.gradients ? 'gradient' : 'forward');
+      const map = await method.explain({
+        adapter, input, target, layer: opts.layer, signal: opts.signal,
+        params: methodParams[i], seed: opts.seed, black, inputRange: range, batchSize,
+      }).catch((err: unknown) => {
+        throw explainAbort(err, `${method.label} with batches of ${batchSize}`);
+      });
       const ms = performance.now() - t0;
       const upsampled = map.height === h && map.width === w ? map.data : resizeMap(map.data, map.height, map.width, h, w);
-      const result: MethodResult = { method: method.id, label: method.label, map, upsampled, shape: [h, w], ms };
+      const result: MethodResult = { method: method.id, label: method.label, target: index, map, upsampled, shape: [h, w], ms };
       maps.push(result);
       opts.onMap?.(result);
+    }
+    if (opts.metrics) {
+      // Metrics score the target's probability (as in the RISE paper) where the model has one.
+      const metricTarget: Target = { index, space: adapter.headActivation === 'linear' ? 'logit' : 'probability' };
+      // The box comes in the original image's pixels; the maps are at the model's input size.
+      const b = opts.metrics.box;
+      const sx = w / decoded.original.width;
+      const sy = h / decoded.original.height;
+      const box = b && { x: b.x * sx, y: b.y * sy, w: b.w * sx, h: b.h * sy };
+      for (const result of maps) {
+        throwIfCancelled(opts.signal);
+        if (result.metrics) {
+          opts.onMetrics?.(result, 0);
+          continue;
+        }
+        const t0 = performance.now();
+        result.metrics = await faithfulness(adapter, input, metricTarget, saliencyOf(result), {
+          ...opts.metrics, box, black, inputRange: range, signal: opts.signal, seed: opts.seed,
+          batchSize: opts.batchSize ?? autoBatchSize(adapter, 'forward'),
+        });
+        opts.onMetrics?.(result, performance.now() - t0);
+      }
     }
     return {
       inputSize: [h, w],
@@ -105,5 +215,6 @@ export async function explainImage(opts: ExplainImageOptions): Promise<ExplainIm
     };
   } finally {
     input.dispose();
+    black.dispose();
   }
 }

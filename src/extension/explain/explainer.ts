@@ -79,7 +79,7 @@ export interface Explainer {
   explain(req: ExplainRequest): Promise<ExplanationMap>;
 }
 
-/** A parameter's value from the request, or its default; numbers are checked against min/max. */
+/** A parameter's value from the request, or its default (explain-image's paramsFor validates values). */
 export function paramValue<T extends number | string>(e: Pick<Explainer, 'id' | 'params'>, params: MethodParams | undefined, key: string): T {
   const spec = e.params.find((p) => p.key === key);
   if (!spec) throw new Error(`${e.id} has no parameter "${key}"`);

@@ -9,6 +9,12 @@ import { PERTURBATION_METHODS } from './methods/perturbation-family';
 
 export const EXPLAINERS: readonly Explainer[] = [...CAM_METHODS, ...GRADIENT_METHODS, ...PERTURBATION_METHODS];
 
+/**
+ * What a new panel shows (package.json's `xaiLens.defaultMethods` default, checked by a test):
+ * quick on any model, one of each family worth comparing, and the random reference row.
+ */
+export const DEFAULT_METHODS: readonly string[] = ['gradcam', 'gradcampp', 'ig', 'guidedbp', 'random'];
+
 export function explainerById(id: string): Explainer {
   const e = EXPLAINERS.find((m) => m.id === id.trim().toLowerCase());
   if (!e) throw new UserError(`unknown method "${id}" (available: ${EXPLAINERS.map((m) => m.id).join(', ')})`);

@@ -15,15 +15,19 @@ import { loadDisplayImage } from '../image/decode';
 import { renderOverlayPng } from '../image/overlay';
 import { encodeNpy } from '../image/npy';
 import { panelHtml } from './html';
+import { readBox } from '../image/boxes';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 import type { CachedModel } from '../model/model-cache';
 
 const DISPLAY_MAX_SIDE = 1024;
+const MAX_CACHED_MAPS = 64;
 
 export class ExplainPanel implements vscode.Disposable {
   private run?: { id: number; abort: AbortController };
   private lastMaps = new Map<string, MethodResult>();
+  /** Maps already computed, by model file, checkpoint, target, layer and method. */
+  private readonly cache = new Map<string, MethodResult>();
   private modelFile?: string;
   private nextHostRequest = -1;
   private disposed = false;
@@ -70,7 +74,7 @@ export class ExplainPanel implements vscode.Disposable {
         await this.init();
         return;
       case MessageType.Explain:
-        this.state = { ...this.state, target: m.target, layer: m.layer };
+        this.state = { ...this.state, target: m.target, layer: m.layer, methods: m.methods ?? this.state.methods, metrics: m.metrics ?? this.state.metrics };
         await this.explain(m.requestId, 'request');
         return;
       case MessageType.Cancel:
@@ -120,7 +124,7 @@ export class ExplainPanel implements vscode.Disposable {
     const { adapter } = model;
     this.post({
       type: MessageType.Init,
-      state: this.state,
+      state: { ...this.state, metrics: this.state.metrics ?? this.services.metricsByDefault() },
       imageName: path.basename(this.state.imagePath),
       image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
       imageMime: 'image/png',
@@ -135,7 +139,8 @@ export class ExplainPanel implements vscode.Disposable {
       backend: this.services.backend.current?.backend ?? 'unknown',
       layers: adapter.layers.filter((l) => l.spatial).map((l) => ({ name: l.name, className: l.className, shape: l.outputShape.slice(1) })),
       defaultLayer: adapter.defaultLayer(),
-      methods: EXPLAINERS.filter((e) => whyNotApplicable(e, adapter) === undefined).map((e) => ({ id: e.id, label: e.label })),
+      methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: whyNotApplicable(e, adapter, this.state.layer) })),
+      defaultMethods: this.services.defaultMethods(),
     });
   }
 
@@ -167,7 +172,11 @@ export class ExplainPanel implements vscode.Disposable {
   private async compute(model: CachedModel, run: { id: number; abort: AbortController }, progress: DeferredProgress): Promise<void> {
     if (run.abort.signal.aborted) throw new CancelledError();
     const requestId = run.id;
-    const methods = this.services.methodsFor(model);
+    const methods = this.services.methodsFor(model, this.state.methods);
+    const withMetrics = this.state.metrics ?? this.services.metricsByDefault();
+    const box = withMetrics ? readBox(this.state.imagePath) : undefined;
+    const cacheKey = (method: string, target: number) => `${model.file}|${model.checkpoint}|${target}|${this.state.layer ?? ''}|${method}`;
+    this.lastMaps.clear();
     await explainImage({
       model,
       imageFile: this.state.imagePath,
@@ -177,21 +186,35 @@ export class ExplainPanel implements vscode.Disposable {
       preprocess: this.services.preprocessFor(model),
       topK: this.services.topK(),
       signal: run.abort.signal,
+      metrics: withMetrics ? { box } : undefined,
+      reuse: (m, target) => this.cache.get(cacheKey(m.id, target)),
       onMethod: (m, i) => progress.report({ message: `${m.label} (${i + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
       onPredictions: (predictions, target) => {
         if (this.run === run) this.post({ type: MessageType.Predictions, requestId, predictions, target, checkpoint: model.checkpoint });
       },
       onMap: (m) => {
+        this.remember(cacheKey(m.method, m.target), m);
         if (this.run !== run) return;
         this.lastMaps.set(m.method, m);
         const data = m.map.data;
         this.post({
           type: MessageType.Map, requestId, method: m.method, label: m.label, layer: m.map.layer,
           data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
-          height: m.map.height, width: m.map.width, ms: m.ms,
+          height: m.map.height, width: m.map.width, ms: m.ms, signed: m.map.signed === true, ...(m.map.stats ? { stats: m.map.stats } : {}),
         });
       },
+      onMetrics: (m, ms) => {
+        if (this.run === run && m.metrics) this.post({ type: MessageType.Metrics, requestId, method: m.method, metrics: m.metrics, ms });
+      },
     });
+  }
+
+  /** Keeps a computed map for reuse; only the latest checkpoint's maps are kept. */
+  private remember(key: string, m: MethodResult): void {
+    const checkpoint = key.split('|')[1];
+    for (const k of this.cache.keys()) if (k.split('|')[1] !== checkpoint) this.cache.delete(k);
+    if (this.cache.size >= MAX_CACHED_MAPS) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, m);
   }
 
   private fail(requestId: number | undefined, err: unknown): void {

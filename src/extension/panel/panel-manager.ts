@@ -11,7 +11,7 @@ import type { BackendController } from '../commands/backend-status';
 import { ModelCache, type CachedModel } from '../model/model-cache';
 import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
 import { resolveModelPath } from '../commands/model-choice';
-import { colormapSetting, defaultMethodsSetting, preprocessSetting, topKSetting } from '../commands/settings';
+import { colormapSetting, defaultMethodsSetting, faithfulnessSetting, preprocessSetting, topKSetting } from '../commands/settings';
 import { PANEL_VIEW_TYPE, SETTINGS } from '../commands/ids';
 import type { PanelViewState } from '../../shared/protocol';
 import type { Explainer } from '../explain/explainer';
@@ -93,13 +93,21 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     return file;
   }
 
-  methodsFor(model: CachedModel): Explainer[] {
-    const wanted = defaultMethodsSetting();
+  methodsFor(model: CachedModel, chosen?: readonly string[]): Explainer[] {
+    const wanted = chosen && chosen.length > 0 ? chosen : defaultMethodsSetting();
     const methods = EXPLAINERS.filter((e) => wanted.includes(e.id) && whyNotApplicable(e, model.adapter) === undefined);
     if (methods.length > 0) return methods;
     // None of the chosen methods applies: say which and why, through the first one's reason.
     const first = EXPLAINERS.find((e) => wanted.includes(e.id)) ?? EXPLAINERS[0];
     return [first];
+  }
+
+  defaultMethods(): string[] {
+    return defaultMethodsSetting();
+  }
+
+  metricsByDefault(): boolean {
+    return faithfulnessSetting();
   }
 
   preprocessFor(model: CachedModel): PreprocessPreset {

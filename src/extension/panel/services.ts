@@ -17,8 +17,12 @@ export interface PanelServices {
   readonly backend: BackendController;
   readonly models: ModelCache;
   resolveModelPath(): Promise<string>;
-  /** The methods to run: the setting's, where they apply to the model. */
-  methodsFor(model: CachedModel): Explainer[];
+  /** The methods to run: the panel's choice (else the setting's), where they apply to the model. */
+  methodsFor(model: CachedModel, wanted?: readonly string[]): Explainer[];
+  /** The `xaiLens.defaultMethods` setting. */
+  defaultMethods(): string[];
+  /** Whether panels compute faithfulness metrics unless the panel says otherwise. */
+  metricsByDefault(): boolean;
   preprocessFor(model: CachedModel): PreprocessPreset;
   topK(): number;
   showError(message: string): void;

@@ -9,24 +9,34 @@ export interface RawMap {
   data: Float32Array;
   height: number;
   width: number;
+  /** Negative values carry meaning: drawn by magnitude (|value|), as PAIR saliency and Captum do. */
+  signed?: boolean;
 }
 
-/** Smallest long side the canvas is drawn at. */
-const MIN_SIDE = 512;
+/** What a map looks like on screen: |map| for signed maps, min–max scaled to [0, 1]. */
+export function displayMap(map: RawMap, height: number, width: number): Float32Array {
+  const data = map.signed ? map.data.map(Math.abs) : map.data;
+  return normalizeMap(resizeMap(data, map.height, map.width, height, width));
+}
 
 export class OverlayCanvas {
   private base?: ImageData;
   private heat?: Float32Array; // the normalised map at canvas resolution
   private map?: RawMap;
 
-  constructor(readonly canvas: HTMLCanvasElement) {}
-
   /**
-   * Sets the image. The canvas takes its size (the host limits it to 1024 px), enlarged to at
-   * least MIN_SIDE so that small model-sized images still show a smooth heatmap.
+   * `minSide`: smallest long side the canvas is drawn at, so small model-sized images still show
+   * a smooth heatmap; `maxSide`: largest (thumbnails).
    */
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    private readonly size: { minSide: number; maxSide?: number } = { minSide: 512 },
+  ) {}
+
+  /** Sets the image; the canvas takes its size (the host limits it to 1024 px), within the limits. */
   setImage(img: HTMLImageElement): void {
-    const scale = Math.max(1, MIN_SIDE / Math.max(img.naturalWidth, img.naturalHeight));
+    const long = Math.max(img.naturalWidth, img.naturalHeight);
+    const scale = Math.min(Math.max(1, this.size.minSide / long), (this.size.maxSide ?? Infinity) / long);
     this.canvas.width = Math.round(img.naturalWidth * scale);
     this.canvas.height = Math.round(img.naturalHeight * scale);
     const ctx = this.canvas.getContext('2d', { willReadFrequently: true })!;
@@ -39,7 +49,7 @@ export class OverlayCanvas {
 
   setMap(map: RawMap | undefined): void {
     this.map = map;
-    this.heat = map && this.base ? normalizeMap(resizeMap(map.data, map.height, map.width, this.base.height, this.base.width)) : undefined;
+    this.heat = map && this.base ? displayMap(map, this.base.height, this.base.width) : undefined;
   }
 
   draw(colormap: ColormapName, opacity: number): void {
