@@ -1,5 +1,5 @@
 /**
- * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,grid,perturbation,kernels]`.
+ * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,grid,perturbation,sanity,kernels]`.
  * Prints ratios against their floors (see the README's Speed section), measured in one run on one
  * backend.
  */
@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { benchGradCam } from './gradcam';
 import { benchGrid } from './grid';
 import { benchPerturbation } from './perturbation';
+import { benchSanity } from './sanity';
 import { benchWasmKernels, formatTimings } from './wasm-kernels';
 
 async function main(): Promise<void> {
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   const reps = values.reps ? Number(values.reps) : 7;
   if (want('gradcam')) console.log((await benchGradCam(reps)).join('\n'));
   if (want('perturbation')) console.log((await benchPerturbation(Math.min(reps, 3))).join('\n'));
+  if (want('sanity')) console.log((await benchSanity(Math.min(reps, 3))).join('\n'));
   if (want('grid')) console.log((await benchGrid(path.resolve(__dirname, '..'))).join('\n'));
   if (want('kernels') && report.backend === 'wasm') console.log(formatTimings(benchWasmKernels()));
 }

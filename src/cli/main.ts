@@ -1,16 +1,21 @@
 /**
  * The xai-lens command line: the extension's explanation core, for scripts and CI pipelines.
- * Exit codes: 0 success, 2 bad input (one line on stderr), 1 an unexpected error.
+ * Exit codes: 0 success, 2 bad input (one line on stderr), 1 an unexpected error, 3 a sanity
+ * check that --require-pass named failed.
  */
 import { UserError } from '../shared/errors';
 import { EXPLAIN_USAGE, explainCommand } from './explain-command';
+import { SANITY_USAGE, sanityCommand } from './sanity-command';
 
 const USAGE = `xai-lens — explanations for TensorFlow.js image models
 
 commands:
   explain <image> --model <model>   heatmaps (Grad-CAM, ...) as .npy and overlay PNGs
+  sanity <image...> --model <model> sanity checks: do the maps depend on the model's weights?
 
-${EXPLAIN_USAGE}`;
+${EXPLAIN_USAGE}
+
+${SANITY_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -19,7 +24,8 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === 'explain') return explainCommand(rest);
-  throw new UserError(`unknown command "${command}" (try: xai-lens explain --help)`);
+  if (command === 'sanity') return sanityCommand(rest);
+  throw new UserError(`unknown command "${command}" (try: xai-lens --help)`);
 }
 
 function isArgError(err: unknown): boolean {

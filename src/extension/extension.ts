@@ -8,8 +8,10 @@ import { BackendController } from './commands/backend-status';
 import { explainImageCommand } from './commands/explain-image';
 import { selectBackendCommand, selectModelCommand, statusMenuCommand } from './commands/select';
 import { installGpuBackendCommand } from './commands/install-gpu';
+import { sanityCheckCommand } from './commands/sanity';
 import { PanelManager } from './panel/panel-manager';
 import type { ExplainPanel } from './panel/explain-panel';
+import type { SanityPanel } from './panel/sanity-panel';
 import type { PostedMessage } from './panel/services';
 
 /** What activate() returns: used by the integration tests to watch the panels. */
@@ -17,6 +19,7 @@ export interface XaiLensApi {
   readonly onDidPostMessage: vscode.Event<PostedMessage>;
   readonly onDidShowError: vscode.Event<string>;
   panelFor(imagePath: string): ExplainPanel | undefined;
+  sanityPanelFor(imagePath: string): SanityPanel | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): XaiLensApi {
@@ -30,11 +33,13 @@ export function activate(context: vscode.ExtensionContext): XaiLensApi {
     vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackendCommand(panels)),
     vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackendCommand(panels)),
     vscode.commands.registerCommand(COMMANDS.showStatusMenu, () => statusMenuCommand()),
+    vscode.commands.registerCommand(COMMANDS.runSanityCheck, (uri?: vscode.Uri, selected?: vscode.Uri[]) => sanityCheckCommand(panels, uri, selected)),
   );
   return {
     onDidPostMessage: panels.onDidPostMessage,
     onDidShowError: panels.onDidShowError,
     panelFor: (p) => panels.panelFor(p),
+    sanityPanelFor: (p) => panels.sanityPanelFor(p),
   };
 }
 

@@ -5,6 +5,7 @@
  * Imported by both sides: no vscode, DOM or tfjs imports here.
  */
 import type { ColormapName } from './colormaps';
+import type { SanityMode, SanityResult, SimilarityName } from './sanity';
 
 export const enum MessageType {
   // panel → host
@@ -13,6 +14,10 @@ export const enum MessageType {
   Cancel = 'cancel',
   ExportPng = 'exportPng',
   CopyNpy = 'copyNpy',
+  /** The explain panel's toolbar: run the sanity check on this image. */
+  OpenSanityCheck = 'openSanityCheck',
+  SanityRun = 'sanityRun',
+  SanityPickTwin = 'sanityPickTwin',
   // host → panel
   Init = 'init',
   Started = 'started',
@@ -21,6 +26,10 @@ export const enum MessageType {
   Metrics = 'metrics',
   Done = 'done',
   Failed = 'failed',
+  SanityInit = 'sanityInit',
+  SanityProgress = 'sanityProgress',
+  SanityMap = 'sanityMap',
+  SanityResult = 'sanityResult',
 }
 
 export interface PredictionInfo {
@@ -113,7 +122,35 @@ export interface CopyNpyMessage {
   method: string;
 }
 
-export type FromPanelMessage = ReadyMessage | ExplainMessage | CancelMessage | ExportPngMessage | CopyNpyMessage;
+export interface OpenSanityCheckMessage {
+  type: MessageType.OpenSanityCheck;
+}
+
+/** What the sanity panel runs; kept by the panel with setState. */
+export interface SanityViewState {
+  images: string[];
+  methods: string[];
+  mode: SanityMode;
+  metric: SimilarityName;
+  threshold: number;
+  seed: number;
+  /** The model trained on permuted labels, for data randomization. */
+  twin?: string;
+  colormap: ColormapName;
+}
+
+export interface SanityRunMessage {
+  type: MessageType.SanityRun;
+  requestId: number;
+  state: SanityViewState;
+}
+
+export interface SanityPickTwinMessage {
+  type: MessageType.SanityPickTwin;
+  requestId: number;
+}
+
+export type FromPanelMessage = ReadyMessage | ExplainMessage | CancelMessage | ExportPngMessage | CopyNpyMessage | OpenSanityCheckMessage | SanityRunMessage | SanityPickTwinMessage;
 
 // ---- host → panel ----
 
@@ -188,4 +225,45 @@ export interface FailedMessage {
   cancelled: boolean;
 }
 
-export type ToPanelMessage = InitMessage | StartedMessage | PredictionsMessage | MapMessage | MetricsMessage | DoneMessage | FailedMessage;
+export interface SanityInitMessage {
+  type: MessageType.SanityInit;
+  state: SanityViewState;
+  /** The first image for display (the strip shows it). */
+  imageName: string;
+  image: ArrayBuffer;
+  imageMime: string;
+  model: { name: string; file: string };
+  backend: string;
+  /** Every method, with why it does not apply where it does not. */
+  methods: MethodChoice[];
+}
+
+export interface SanityProgressMessage {
+  type: MessageType.SanityProgress;
+  requestId: number;
+  fraction: number;
+  message: string;
+}
+
+/** A map of the first image at one step of the randomization (step 0: the original model). */
+export interface SanityMapMessage {
+  type: MessageType.SanityMap;
+  requestId: number;
+  method: string;
+  step: number;
+  data: ArrayBuffer;
+  height: number;
+  width: number;
+  signed: boolean;
+}
+
+export interface SanityResultMessage {
+  type: MessageType.SanityResult;
+  requestId: number;
+  result: SanityResult;
+  ms: number;
+}
+
+export type ToPanelMessage =
+  | InitMessage | StartedMessage | PredictionsMessage | MapMessage | MetricsMessage | DoneMessage | FailedMessage
+  | SanityInitMessage | SanityProgressMessage | SanityMapMessage | SanityResultMessage;

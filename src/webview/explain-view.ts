@@ -1,5 +1,5 @@
 /**
- * The XAI Lens panel: the image with the focused method's heatmap large, the top predictions
+ * The explain panel: the image with the focused method's heatmap large, the top predictions
  * (click one to explain it), a method picker, a grid of every selected method's map with its
  * time and faithfulness numbers (click a tile to enlarge it), the deletion/insertion curves,
  * and colormap/opacity controls that redraw every map instantly.
@@ -39,7 +39,7 @@ interface Ui {
   error: HTMLElement;
 }
 
-let state: PanelViewState | undefined = vscode.getState();
+let state = vscode.getState() as PanelViewState | undefined;
 let ui: Ui | undefined;
 let methodChoices: MethodChoice[] = [];
 let current = 0; // request whose results are shown
@@ -82,6 +82,7 @@ function build(m: InitMessage): Ui {
   const opacity = h('input', { id: 'opacity', type: 'range', min: 0, max: 100, step: 1, value: Math.round(s.opacity * 100), 'aria-label': 'Heatmap opacity' }) as HTMLInputElement;
   const exportButton = h('vscode-button', { id: 'export-png', secondary: true, title: 'Write the large overlay as a PNG beside the image' }, 'Export PNG');
   const copyButton = h('vscode-button', { id: 'copy-npy', secondary: true, title: 'Copy the large map (model input resolution, float32) as .npy, in a Python snippet' }, 'Copy as .npy');
+  const sanityButton = h('vscode-button', { id: 'sanity', secondary: true, title: 'Sanity check (Adebayo et al. 2018): do these methods depend on the model? Randomizes the weights layer by layer and compares the maps' }, 'Sanity check…');
   const metricsBox = h('vscode-checkbox', { id: 'metrics', checked: s.metrics !== false, title: 'Deletion/insertion AUC, ROAD and the pointing game for every map (costs extra forward passes)' }, 'Faithfulness metrics') as HTMLElement & { checked: boolean };
   const picker = h('div', { id: 'methods', class: 'methods' });
   const ui: Ui = {
@@ -122,7 +123,7 @@ function build(m: InitMessage): Ui {
         h('label', { class: 'field' }, h('span', {}, 'Layer'), layerSelect),
         h('label', { class: 'field' }, h('span', {}, 'Colormap'), colormapSelect),
         h('label', { class: 'field' }, h('span', {}, 'Opacity'), h('div', { class: 'range' }, opacity, ui.opacityValue)),
-        h('div', { class: 'buttons' }, exportButton, copyButton),
+        h('div', { class: 'buttons' }, exportButton, copyButton, sanityButton),
         ui.status,
       ),
       h('aside', { class: 'side picker' },
@@ -161,6 +162,7 @@ function build(m: InitMessage): Ui {
     if (state?.focus) vscode.postMessage({ type: MessageType.ExportPng, method: state.focus, colormap: state.colormap, opacity: state.opacity });
   });
   ui.cancel.addEventListener('click', () => vscode.postMessage({ type: MessageType.Cancel, requestId: current }));
+  sanityButton.addEventListener('click', () => vscode.postMessage({ type: MessageType.OpenSanityCheck }));
   copyButton.addEventListener('click', () => {
     if (state?.focus) vscode.postMessage({ type: MessageType.CopyNpy, method: state.focus });
   });
@@ -234,7 +236,13 @@ function onPredictions(predictions: PredictionInfo[], target: PredictionInfo, ch
   ui.checkpoint.title = checkpoint;
 }
 
-window.addEventListener('message', (event: MessageEvent<ToPanelMessage>) => {
+/** Starts the explain panel: listens to the host and says it is ready. */
+export function startExplainView(): void {
+  window.addEventListener('message', onMessage);
+  vscode.postMessage({ type: MessageType.Ready });
+}
+
+function onMessage(event: MessageEvent<ToPanelMessage>): void {
   const m = event.data;
   switch (m.type) {
     case MessageType.Init:
@@ -284,6 +292,4 @@ window.addEventListener('message', (event: MessageEvent<ToPanelMessage>) => {
       }
       return;
   }
-});
-
-vscode.postMessage({ type: MessageType.Ready });
+}

@@ -1,10 +1,10 @@
 /** The webview side of the typed protocol, and the panel's persisted state. */
-import type { FromPanelMessage, PanelViewState } from '../shared/protocol';
+import type { FromPanelMessage } from '../shared/protocol';
 
 interface VsCodeApi {
   postMessage(message: FromPanelMessage): void;
-  getState(): PanelViewState | undefined;
-  setState(state: PanelViewState): void;
+  getState(): unknown;
+  setState(state: unknown): void;
 }
 
 declare function acquireVsCodeApi(): VsCodeApi;

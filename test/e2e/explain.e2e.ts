@@ -183,7 +183,21 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await waitForMap(restored, 0, 120_000);
   check((await restored.locator('#predictions button.selected .name').innerText()).trim() === secondLabel, `after a window reload the panel is back, showing ${secondLabel}`);
 
-  // 6. the MobileNetV2-size model, cold (first load of that model) and warm.
+  // 6. the panel's Sanity check button: the strip, the curves and a verdict per method.
+  await restored.locator('#sanity').click();
+  const sanity = await panelFrame(page, `${imageName} (sanity check)`, 60_000);
+  await sanity.waitForFunction(() => Number((globalThis as unknown as { document: { body: { dataset: Record<string, string | undefined> } } }).document.body.dataset.sanityDone ?? 0) >= 1, undefined, { timeout: 180_000, polling: 200 });
+  const verdicts = await sanity.locator('.verdict').allInnerTexts();
+  check(verdicts.length === 3 && verdicts.every((v) => /passes|fails/.test(v)), `the sanity check gives a verdict per method: ${verdicts.map((v) => v.replace(/\s+/g, ' ')).join('; ')}`);
+  const stripTiles = await sanity.locator('.strip-cell canvas').count();
+  const columns = await sanity.locator('.strip-row.head .strip-cell').count();
+  check(columns > 2 && stripTiles === 3 * columns, `the strip shows 3 methods × ${columns} steps`);
+  check(await sanity.locator('#sanity-chart').isVisible(), 'the similarity-vs-layer chart is drawn');
+  await page.waitForTimeout(300);
+  await screenshot(page, 'e2e-sanity');
+  await sanity.locator('body').screenshot({ path: repoPath('test-artifacts', 'e2e-sanity-panel.png') });
+
+  // 7. the MobileNetV2-size model, cold (first load of that model) and warm.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
   await page.waitForTimeout(1500); // the settings file is picked up
   const secondImage = Object.keys(boxes)[1];
@@ -199,7 +213,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
   await screenshot(page, 'e2e-panel-mobilenet');
 
-  // 7. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
+  // 8. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
   for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
     fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
     await page.waitForTimeout(2000);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MessageType, type MapMessage, type MetricsMessage, type PredictionsMessage, type ToPanelMessage } from '../../src/shared/protocol';
+import { MessageType, type MapMessage, type MetricsMessage, type PredictionsMessage, type SanityMapMessage, type SanityResultMessage, type ToPanelMessage } from '../../src/shared/protocol';
 import { argmax2d, resizeMap } from '../../src/shared/map-ops';
 import type { XaiLensApi } from '../../src/extension/extension';
 
@@ -39,6 +39,23 @@ function collect(imagePath: string, until: (m: ToPanelMessage, all: ToPanelMessa
 }
 
 const finished = (m: ToPanelMessage) => m.type === MessageType.Done || m.type === MessageType.Failed;
+
+/** Resolves once nothing has been posted to the image's panels for `ms` (the panel is idle). */
+function quiet(imagePath: string, ms = 3000): Promise<void> {
+  return new Promise((resolve) => {
+    const subs: vscode.Disposable[] = [];
+    const done = () => {
+      subs.forEach((d) => d.dispose());
+      resolve();
+    };
+    let timer = setTimeout(done, ms);
+    subs.push(api.onDidPostMessage((e) => {
+      if (e.imagePath !== imagePath) return;
+      clearTimeout(timer);
+      timer = setTimeout(done, ms);
+    }));
+  });
+}
 
 describe('XAI Lens in VS Code', () => {
   before(async () => {
@@ -174,7 +191,8 @@ describe('XAI Lens in VS Code', () => {
     assert.match(npy.toString('latin1', 10, 10 + npy.readUInt16LE(8)), /'shape': \(64, 64\)/);
   });
 
-  it('the method grid: a new selection computes only the new methods, each map gets faithfulness metrics and the pointing game', async () => {
+  it('the method grid: a new selection computes only the new methods, each map gets faithfulness metrics and the pointing game', async function () {
+    this.timeout(300_000);
     const boxes = JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')) as Record<string, Truth>;
     const name = Object.keys(boxes)[4];
     const image = path.join(root, 'images', name);
@@ -183,6 +201,7 @@ describe('XAI Lens in VS Code', () => {
       await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
       await first;
     }
+    await quiet(image);
     const panel = api.panelFor(image)!;
     const methods = ['gradcam', 'occlusion', 'random'];
     const once = collect(image, (m) => finished(m) && 'requestId' in m && m.requestId === 401, 120_000);
@@ -214,5 +233,39 @@ describe('XAI Lens in VS Code', () => {
       assert.equal(twin.ms, m.ms, `${m.method} was reused, not recomputed`);
       assert.deepEqual(new Float32Array(twin.data), new Float32Array(m.data));
     }
+  });
+
+  it('Run Sanity Check: a cascade over the demo model with a verdict per method, on a copy that leaves the explain panel untouched', async function () {
+    this.timeout(300_000);
+    const name = Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'images', 'boxes.json'), 'utf8')))[0];
+    const image = path.join(root, 'images', name);
+    const before = collect(image, (m) => finished(m) && 'requestId' in m && m.requestId === 501, 120_000);
+    await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
+    await quiet(image);
+    void api.panelFor(image)!.onMessage({ type: MessageType.Explain, requestId: 501, methods: ['gradcam'], metrics: false, target: 0 });
+    const mapBefore = (await before).find((m): m is MapMessage => m.type === MessageType.Map)!;
+
+    const done = collect(image, (m) => m.type === MessageType.SanityResult || m.type === MessageType.Failed, 240_000);
+    await vscode.commands.executeCommand('xaiLens.runSanityCheck', vscode.Uri.file(image));
+    const messages = await done;
+    const result = messages.find((m): m is SanityResultMessage => m.type === MessageType.SanityResult);
+    assert.ok(result, JSON.stringify(messages.find((m) => m.type === MessageType.Failed)));
+    const r = result.result;
+    assert.equal(r.mode, 'cascading');
+    assert.ok(r.steps.length > 2, `${r.steps.length} steps`);
+    assert.deepEqual(r.summary.map((x) => x.method), ['gradient', 'gradcam', 'guidedbp']);
+    const strip = messages.filter((m): m is SanityMapMessage => m.type === MessageType.SanityMap);
+    assert.equal(strip.length, r.steps.length * 3, 'a map per method per step for the strip');
+    assert.ok(api.sanityPanelFor(image), 'the sanity panel is open');
+
+    // The explain panel's model was not touched. Maps already shown are reused, so compute a new
+    // one: on the demo model's GAP → Dense head HiResCAM equals Grad-CAM, but only with the same weights.
+    const after = collect(image, (m) => finished(m) && 'requestId' in m && m.requestId === 502, 120_000);
+    void api.panelFor(image)!.onMessage({ type: MessageType.Explain, requestId: 502, methods: ['hirescam'], metrics: false, target: 0 });
+    const hires = (await after).find((m): m is MapMessage => m.type === MessageType.Map && m.method === 'hirescam')!;
+    const a = new Float32Array(hires.data);
+    const b = new Float32Array(mapBefore.data);
+    const scale = Math.max(...b.map(Math.abs));
+    assert.ok(scale > 0 && a.every((v, i) => Math.abs(v - b[i]) <= 1e-4 * scale), 'HiResCAM after the sanity check equals Grad-CAM before it');
   });
 });

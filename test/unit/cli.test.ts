@@ -95,6 +95,33 @@ test('explain --target top2 explains each of the two most probable classes', () 
   assert.equal(new Set(report.maps.map((m: { npy: string }) => m.npy)).size, 4, 'one file per map');
 });
 
+test('sanity --json: a step per randomized layer, similarities per method per step, verdicts, .npy maps and a strip PNG', async () => {
+  const r = cli('sanity', p('img.png'), '--model', p('branching'), '--json', '--out', p('sanity'), '--backend', 'cpu', '--methods', 'gradient,gradcam', '--seed', '3');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.mode, 'cascading');
+  assert.equal(report.seed, 3);
+  assert.equal(report.steps[0].layer, null);
+  assert.equal(report.steps[1].layer, 'pred', 'the cascade starts at the logits');
+  for (const s of report.summary) {
+    assert.equal(s.mean.length, report.steps.length);
+    assert.ok(Math.abs(s.mean[0].spearman - 1) < 1e-9, 'step 0 compares the original with itself');
+    assert.ok(s.verdict === 'passes' || s.verdict === 'fails');
+  }
+  const strip = await sharp(Object.values(report.strips)[0] as string).metadata();
+  assert.equal(strip.format, 'png');
+  assert.ok(fs.existsSync(p('sanity', `img.gradcam.step${report.steps.length - 1}.npy`)));
+});
+
+test('sanity --require-pass is a CI gate: exit 3 when a named method fails, 0 when it passes', () => {
+  const failing = cli('sanity', p('img.png'), '--model', p('branching'), '--backend', 'cpu', '--methods', 'gradient', '--threshold=-1', '--require-pass', 'gradient');
+  assert.equal(failing.code, 3, failing.stderr);
+  assert.match(failing.stderr, /sanity check failed for gradient/);
+  const passing = cli('sanity', p('img.png'), '--model', p('branching'), '--backend', 'cpu', '--methods', 'gradient', '--threshold', '1', '--metric', 'ssim', '--require-pass', 'gradient', '--json');
+  assert.equal(passing.code, 0, passing.stderr);
+  assert.deepEqual(JSON.parse(passing.stdout).failedRequired, []);
+});
+
 const BAD: [string, string[], RegExp][] = [
   ['a truncated image', ['explain', 'truncated.png', '--model', 'branching'], /truncated\.png/],
   ['a text file named .png', ['explain', 'text.png', '--model', 'branching'], /text\.png/],
@@ -118,6 +145,10 @@ const BAD: [string, string[], RegExp][] = [
   ['a malformed --param', ['explain', 'img.png', '--model', 'branching', '--param', 'steps'], /--param takes key=value/],
   ['a bad --box', ['explain', 'img.png', '--model', 'branching', '--metrics', '--box', '1,2,3'], /--box must look like x,y,w,h/],
   ['--box without --metrics', ['explain', 'img.png', '--model', 'branching', '--box', '1,2,3,4'], /--box is for the pointing game: add --metrics/],
+  ['a bad sanity mode', ['sanity', 'img.png', '--model', 'branching', '--mode', 'sideways'], /--mode must be cascading or independent/],
+  ['--require-pass of an unchecked method', ['sanity', 'img.png', '--model', 'branching', '--methods', 'gradient', '--require-pass', 'gradcam'], /--require-pass gradcam: add it to --methods/],
+  ['an unknown similarity', ['sanity', 'img.png', '--model', 'branching', '--metric', 'mse'], /--metric must be one of spearman, spearmanAbs, ssim, hog/],
+  ['sanity without images', ['sanity', '--model', 'branching'], /sanity takes one or more images/],
   ['top0', ['explain', 'img.png', '--model', 'branching', '--target', 'top0'], /k must be at least 1/],
 ];
 

@@ -5,9 +5,11 @@ export const COMMANDS = {
   selectBackend: 'xaiLens.selectBackend',
   installGpuBackend: 'xaiLens.installGpuBackend',
   showStatusMenu: 'xaiLens.showStatusMenu',
+  runSanityCheck: 'xaiLens.runSanityCheck',
 } as const;
 
 export const PANEL_VIEW_TYPE = 'xaiLens.explainPanel';
+export const SANITY_VIEW_TYPE = 'xaiLens.sanityPanel';
 
 export const SETTINGS = {
   section: 'xaiLens',

@@ -16,6 +16,7 @@ import { renderOverlayPng } from '../image/overlay';
 import { encodeNpy } from '../image/npy';
 import { panelHtml } from './html';
 import { readBox } from '../image/boxes';
+import { COMMANDS } from '../commands/ids';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 import type { CachedModel } from '../model/model-cache';
@@ -85,6 +86,11 @@ export class ExplainPanel implements vscode.Disposable {
         return;
       case MessageType.CopyNpy:
         await this.guard(() => this.copyNpy(m.method));
+        return;
+      case MessageType.OpenSanityCheck:
+        await vscode.commands.executeCommand(COMMANDS.runSanityCheck, vscode.Uri.file(this.state.imagePath));
+        return;
+      default:
         return;
     }
   }

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 
-export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, view: 'explain' | 'sanity' = 'explain'): string {
   const nonce = randomBytes(16).toString('base64');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
@@ -23,7 +23,7 @@ export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, tit
 <link rel="stylesheet" href="${style}">
 <title>${esc(title)}</title>
 </head>
-<body>
+<body data-view="${view}">
 <main id="app" aria-busy="true"><p class="placeholder">Loading ${esc(title)}…</p></main>
 <script nonce="${nonce}" src="${script}"></script>
 </body>

@@ -12,8 +12,9 @@ import { ModelCache, type CachedModel } from '../model/model-cache';
 import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
 import { resolveModelPath } from '../commands/model-choice';
 import { colormapSetting, defaultMethodsSetting, faithfulnessSetting, preprocessSetting, topKSetting } from '../commands/settings';
-import { PANEL_VIEW_TYPE, SETTINGS } from '../commands/ids';
-import type { PanelViewState } from '../../shared/protocol';
+import { PANEL_VIEW_TYPE, SANITY_VIEW_TYPE, SETTINGS } from '../commands/ids';
+import type { PanelViewState, SanityViewState } from '../../shared/protocol';
+import { DEFAULT_SANITY_METHODS, SanityPanel } from './sanity-panel';
 import type { Explainer } from '../explain/explainer';
 import type { PreprocessPreset } from '../image/preprocess';
 
@@ -23,6 +24,7 @@ const CHECKPOINT_DEBOUNCE_MS = 1500;
 export class PanelManager implements PanelServices, vscode.Disposable {
   readonly models = new ModelCache();
   private readonly panels = new Map<string, ExplainPanel>();
+  private readonly sanityPanels = new Set<SanityPanel>();
   private readonly posted = new vscode.EventEmitter<PostedMessage>();
   private readonly errors = new vscode.EventEmitter<string>();
   private readonly watchers = new Map<string, vscode.Disposable>();
@@ -44,6 +46,16 @@ export class PanelManager implements PanelServices, vscode.Disposable {
             return;
           }
           this.adopt(panel, { colormap: colormapSetting(), opacity: 0.5, ...s } as PanelViewState);
+        },
+      }),
+      vscode.window.registerWebviewPanelSerializer(SANITY_VIEW_TYPE, {
+        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
+          const s = state as Partial<SanityViewState> | undefined;
+          if (!s?.images?.length) {
+            panel.dispose();
+            return;
+          }
+          this.adoptSanity(panel, { ...this.sanityDefaults(s.images), ...s } as SanityViewState);
         },
       }),
       this.posted,
@@ -72,6 +84,29 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     const p = new ExplainPanel(panel, state, this);
     this.panels.set(state.imagePath, p);
     return p;
+  }
+
+  /** Opens a sanity-check panel for one or more images (their mean and spread). */
+  openSanity(images: vscode.Uri[]): SanityPanel {
+    const files = images.map((u) => u.fsPath);
+    const title = `Sanity check: ${path.basename(files[0])}`;
+    const panel = vscode.window.createWebviewPanel(SANITY_VIEW_TYPE, title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false });
+    return this.adoptSanity(panel, this.sanityDefaults(files));
+  }
+
+  private sanityDefaults(images: string[]): SanityViewState {
+    return { images, methods: [...DEFAULT_SANITY_METHODS], mode: 'cascading', metric: 'spearman', threshold: 0.5, seed: 0, colormap: colormapSetting() };
+  }
+
+  private adoptSanity(panel: vscode.WebviewPanel, state: SanityViewState): SanityPanel {
+    const p = new SanityPanel(panel, state, this, (x) => this.sanityPanels.delete(x));
+    this.sanityPanels.add(p);
+    return p;
+  }
+
+  /** The newest sanity panel whose first image is `imagePath`. */
+  sanityPanelFor(imagePath: string): SanityPanel | undefined {
+    return [...this.sanityPanels].reverse().find((p) => p.images[0] === imagePath);
   }
 
   panelFor(imagePath: string): ExplainPanel | undefined {
@@ -110,7 +145,7 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     return faithfulnessSetting();
   }
 
-  preprocessFor(model: CachedModel): PreprocessPreset {
+  preprocessFor(model: Pick<CachedModel, 'preprocess'>): PreprocessPreset {
     const s = preprocessSetting();
     return s === 'auto' ? model.preprocess ?? 'unit' : s;
   }
@@ -161,6 +196,7 @@ export class PanelManager implements PanelServices, vscode.Disposable {
 
   dispose(): void {
     for (const p of [...this.panels.values()]) p.dispose();
+    for (const p of [...this.sanityPanels]) p.dispose();
     for (const w of this.watchers.values()) w.dispose();
     this.models.dispose();
     this.disposables.forEach((d) => d.dispose());

@@ -23,7 +23,7 @@ export interface PanelServices {
   defaultMethods(): string[];
   /** Whether panels compute faithfulness metrics unless the panel says otherwise. */
   metricsByDefault(): boolean;
-  preprocessFor(model: CachedModel): PreprocessPreset;
+  preprocessFor(model: Pick<CachedModel, 'preprocess'>): PreprocessPreset;
   topK(): number;
   showError(message: string): void;
   onDidPost(e: PostedMessage): void;

@@ -22,6 +22,7 @@ export function renderMethodPicker(
   onChange: (selected: string[]) => void,
 ): void {
   const boxes: { id: string; el: Checkbox }[] = [];
+  let last = methods.filter((m) => selected.includes(m.id) && !m.unavailable).map((m) => m.id);
   const groups = (Object.keys(FAMILY_TITLES) as MethodFamily[]).map((family) => {
     const items = methods.filter((m) => m.family === family);
     if (items.length === 0) return null;
@@ -37,7 +38,11 @@ export function renderMethodPicker(
         }) as Checkbox;
         el.append(m.label);
         boxes.push({ id: m.id, el });
-        el.addEventListener('change', () => onChange(boxes.filter((b) => b.el.checked).map((b) => b.id)));
+        el.addEventListener('change', () => {
+          // Only real changes: a checkbox may also fire while it renders its initial state.
+          const now = boxes.filter((b) => b.el.checked).map((b) => b.id);
+          if (now.join(',') !== last.join(',')) onChange((last = now));
+        });
         return el;
       }));
   });

@@ -1,0 +1,202 @@
+/**
+ * The sanity-check panel: runs Adebayo et al.'s randomization checks on one or more images with
+ * the workspace's model and streams the strip's maps, then the similarities and verdicts. The
+ * run works on its own copy of the model (loaded once per run), so explain panels computing at
+ * the same time never see randomized weights; the copy's weights are restored after each run.
+ */
+import * as vscode from 'vscode';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { MessageType, type FromPanelMessage, type SanityViewState, type ToPanelMessage } from '../../shared/protocol';
+import { CancelledError, UserError } from '../../shared/errors';
+import { EXPLAINERS, explainerById, whyNotApplicable } from '../explain/registry';
+import { loadDisplayImage } from '../image/decode';
+import { loadModel, type LoadedModel } from '../model/load';
+import { runSanityCheck } from '../sanity/run-sanity';
+import { findModelFiles } from '../commands/model-choice';
+import { panelHtml } from './html';
+import { DeferredProgress } from './deferred-progress';
+import type { PanelServices } from './services';
+
+/** The methods a new sanity check compares: the paper's contrast of a passing and a failing kind. */
+export const DEFAULT_SANITY_METHODS = ['gradient', 'gradcam', 'guidedbp'];
+
+export class SanityPanel implements vscode.Disposable {
+  private run?: { id: number; abort: AbortController };
+  private disposed = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    private state: SanityViewState,
+    private readonly services: PanelServices,
+    private readonly onDispose: (p: SanityPanel) => void,
+  ) {
+    const { extensionUri } = services.context;
+    panel.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
+    panel.title = `Sanity check: ${path.basename(state.images[0])}${state.images.length > 1 ? ` +${state.images.length - 1}` : ''}`;
+    panel.webview.html = panelHtml(panel.webview, extensionUri, panel.title, 'sanity');
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m: FromPanelMessage) => this.onMessage(m)),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  get images(): string[] {
+    return this.state.images;
+  }
+
+  post(message: ToPanelMessage): void {
+    if (this.disposed) return;
+    void this.panel.webview.postMessage(message);
+    this.services.onDidPost({ imagePath: this.state.images[0], message });
+  }
+
+  /** Handles a message from the webview (also used by tests to act as the webview). */
+  async onMessage(m: FromPanelMessage): Promise<void> {
+    switch (m.type) {
+      case MessageType.Ready:
+        await this.init();
+        return;
+      case MessageType.SanityRun:
+        this.state = { ...m.state, images: this.state.images };
+        await this.check(m.requestId);
+        return;
+      case MessageType.SanityPickTwin:
+        await this.pickTwin();
+        return;
+      case MessageType.Cancel:
+        if (this.run?.id === m.requestId) this.run.abort.abort();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async init(): Promise<void> {
+    try {
+      const missing = this.state.images.find((f) => !fs.existsSync(f));
+      if (missing) throw new UserError(`the image ${missing} no longer exists`);
+      const display = await loadDisplayImage(this.state.images[0], 512);
+      const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
+      await this.services.backend.ensure();
+      const file = await this.services.resolveModelPath();
+      await this.services.models.with(file, async (model) => {
+        this.post({
+          type: MessageType.SanityInit,
+          state: this.state,
+          imageName: path.basename(this.state.images[0]),
+          image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
+          imageMime: 'image/png',
+          model: { name: model.name, file: vscode.workspace.asRelativePath(model.file) },
+          backend: this.services.backend.current?.backend ?? 'unknown',
+          methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: whyNotApplicable(e, model.adapter) ?? (model.adapter.kind === 'graph' ? 'sanity checks re-initialise layers of a layers model' : undefined) })),
+        });
+      });
+    } catch (err) {
+      this.fail(undefined, err);
+    }
+  }
+
+  /** Lets the user pick the model trained on permuted labels, then starts over with it. */
+  private async pickTwin(): Promise<void> {
+    const current = await this.services.resolveModelPath();
+    const files = (await findModelFiles()).filter((f) => f.fsPath !== current);
+    if (files.length === 0) {
+      void vscode.window.showWarningMessage('XAI Lens: data randomization needs a second model.json in the workspace: the same architecture trained on permuted labels.');
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(
+      [{ label: 'None', description: 'no data randomization', file: undefined as string | undefined }, ...files.map((f) => ({ label: path.basename(path.dirname(f.fsPath)), description: vscode.workspace.asRelativePath(f.fsPath), file: f.fsPath }))],
+      { title: 'XAI Lens: the model trained on permuted labels', placeHolder: 'Same architecture as the model being checked, trained on randomly permuted labels' },
+    );
+    if (!pick) return;
+    this.state = { ...this.state, twin: pick.file ? vscode.workspace.asRelativePath(pick.file) : undefined };
+    await this.init();
+  }
+
+  private twinPath(): string | undefined {
+    const t = this.state.twin;
+    if (!t) return undefined;
+    if (path.isAbsolute(t)) return t;
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const p = path.join(folder.uri.fsPath, t);
+      if (fs.existsSync(p)) return p;
+    }
+    return t;
+  }
+
+  private async check(requestId: number): Promise<void> {
+    this.run?.abort.abort();
+    const run = { id: requestId, abort: new AbortController() };
+    this.run = run;
+    this.post({ type: MessageType.Started, requestId, reason: 'request' });
+    const t0 = performance.now();
+    const progress = new DeferredProgress(`XAI Lens: sanity check of ${path.basename(this.state.images[0])}`, () => run.abort.abort(), 0);
+    let model: LoadedModel | undefined;
+    let twin: LoadedModel | undefined;
+    try {
+      await this.services.backend.ensure();
+      const file = await this.services.resolveModelPath();
+      progress.report({ message: 'loading a copy of the model' });
+      model = await loadModel(file);
+      const twinFile = this.twinPath();
+      if (twinFile) twin = await loadModel(twinFile);
+      const methods = this.state.methods.map(explainerById);
+      if (methods.length === 0) throw new UserError('pick at least one method to check');
+      const first = this.state.images[0];
+      let last = 0;
+      const result = await runSanityCheck({
+        model, images: this.state.images, methods, mode: this.state.mode, seed: this.state.seed, target: 'top',
+        preprocess: this.services.preprocessFor(model), metric: this.state.metric, threshold: this.state.threshold,
+        randomLabelsModel: twin, signal: run.abort.signal,
+        onProgress: (fraction, message) => {
+          if (this.run !== run) return;
+          progress.report({ message, increment: Math.max(0, (fraction - last) * 100) });
+          last = fraction;
+          this.post({ type: MessageType.SanityProgress, requestId, fraction, message });
+        },
+        onMap: (e) => {
+          if (this.run !== run || e.image !== first) return;
+          const data = e.map;
+          this.post({
+            type: MessageType.SanityMap, requestId, method: e.method, step: e.step, height: e.height, width: e.width, signed: e.signed,
+            data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+          });
+        },
+      });
+      if (this.run === run) this.post({ type: MessageType.SanityResult, requestId, result, ms: performance.now() - t0 });
+    } catch (err) {
+      if (this.run === run) this.fail(requestId, err);
+    } finally {
+      progress.done();
+      model?.adapter.dispose();
+      twin?.adapter.dispose();
+      if (this.run === run) this.run = undefined;
+    }
+  }
+
+  private fail(requestId: number | undefined, err: unknown): void {
+    const cancelled = err instanceof CancelledError;
+    const message = cancelled ? 'Cancelled.' : err instanceof Error ? err.message : String(err);
+    this.post({ type: MessageType.Failed, requestId, message, cancelled });
+    if (!cancelled) {
+      if (!(err instanceof UserError)) console.error('XAI Lens:', err);
+      this.services.showError(`Sanity check of ${path.basename(this.state.images[0])} failed: ${message}`);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.run?.abort.abort();
+    this.onDispose(this);
+    this.disposables.forEach((d) => d.dispose());
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Similarity against randomization step, one line per method (the mean over the images, with a
+ * band of ± one standard deviation when there are several), and the verdict threshold dashed.
+ */
+import { Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Title, Tooltip } from 'chart.js';
+import type { SanityResult } from '../../shared/sanity';
+import { SIMILARITY_LABELS } from '../../shared/sanity';
+import { methodColour } from './format';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Title, Tooltip, Filler);
+
+const themeColour = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+
+type Point = { x: number; y: number };
+
+export class SanityChart {
+  private readonly chart: Chart<'line', Point[]>;
+  private labels: string[] = [];
+
+  constructor(canvas: HTMLCanvasElement) {
+    const fg = themeColour('--vscode-foreground', '#888');
+    const grid = themeColour('--vscode-widget-border', 'rgba(128,128,128,0.25)');
+    const font = { family: themeColour('--vscode-font-family', 'sans-serif'), size: 11 };
+    this.chart = new Chart(canvas, {
+      type: 'line',
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        color: fg,
+        plugins: {
+          title: { display: true, color: fg, font: { ...font, size: 12 } },
+          legend: { position: 'bottom', labels: { color: fg, boxWidth: 14, boxHeight: 2, font, filter: (item) => !item.text.startsWith('±') } },
+          tooltip: { callbacks: { title: (items) => this.labels[items[0]?.parsed.x ?? 0] ?? '', label: (c) => `${c.dataset.label}: ${(c.parsed.y ?? 0).toFixed(3)}` } },
+        },
+        scales: {
+          x: {
+            type: 'linear', min: 0, title: { display: true, text: 'randomized from the logits down to …', color: fg, font },
+            ticks: { color: fg, font, stepSize: 1, autoSkip: false, maxRotation: 60, callback: (v) => this.labels[Number(v)] ?? '' },
+            grid: { color: grid },
+          },
+          y: { type: 'linear', suggestedMin: -0.2, suggestedMax: 1, title: { display: true, color: fg, font }, ticks: { color: fg, font }, grid: { color: grid } },
+        },
+      },
+    });
+  }
+
+  update(result: SanityResult, methodLabels: Map<string, string>): void {
+    const metric = result.metric;
+    this.labels = result.steps.map((s) => s.layer ?? 'original');
+    const last = result.steps.length - 1;
+    const datasets: Chart<'line', Point[]>['data']['datasets'] = [];
+    const several = result.images.length > 1;
+    result.summary.forEach((s, i) => {
+      const colour = methodColour(s.method, i);
+      const label = methodLabels.get(s.method) ?? s.method;
+      const mean = s.mean.map((m, x) => ({ x, y: m[metric] }));
+      if (several) {
+        // The band: mean + std, then mean − std filled back to it.
+        datasets.push({ label: `± ${label} upper`, data: s.mean.map((m, x) => ({ x, y: m[metric] + s.std[x][metric] })), borderWidth: 0, pointRadius: 0, backgroundColor: `${colour}33`, fill: false });
+        datasets.push({ label: `± ${label}`, data: s.mean.map((m, x) => ({ x, y: m[metric] - s.std[x][metric] })), borderWidth: 0, pointRadius: 0, backgroundColor: `${colour}33`, fill: '-1' });
+      }
+      datasets.push({ label: `${label} (${s.verdict})`, data: mean, borderColor: colour, backgroundColor: colour, borderWidth: 2, pointRadius: 3, borderDash: s.verdict === 'fails' ? [6, 3] : [] });
+    });
+    datasets.push({ label: `threshold ${result.threshold}`, data: [{ x: 0, y: result.threshold }, { x: last, y: result.threshold }], borderColor: themeColour('--vscode-descriptionForeground', '#888'), borderDash: [2, 4], borderWidth: 1, pointRadius: 0 });
+    this.chart.data.datasets = datasets;
+    const opts = this.chart.options;
+    if (opts.scales?.x) opts.scales.x.max = last;
+    if (opts.scales?.y?.title) opts.scales.y.title.text = SIMILARITY_LABELS[metric];
+    if (opts.plugins?.title) opts.plugins.title.text = `${SIMILARITY_LABELS[metric]} to the original map, ${result.mode} randomization${several ? ` (mean ± sd over ${result.images.length} images)` : ''}`;
+    this.chart.update('none');
+  }
+}
