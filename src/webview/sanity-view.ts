@@ -97,8 +97,6 @@ function build(m: SanityInitMessage): Ui {
       h('label', { class: 'field' }, h('span', {}, 'Seed'), seed),
       h('div', { class: 'buttons' }, runButton, twinButton, ui.twinInfo),
     ),
-    h('h2', { class: 'section-title' }, 'Methods'),
-    picker,
     h('h2', { class: 'section-title' }, 'Verdicts'),
     ui.verdicts,
     h('h2', { class: 'section-title' }, 'Maps as the model is destroyed'),
@@ -106,6 +104,7 @@ function build(m: SanityInitMessage): Ui {
     ui.chartBox,
     ui.dataTable,
     ui.status,
+    h('details', { class: 'method-details' }, h('summary', { class: 'section-title' }, 'Methods to check (then Run)'), picker),
   );
   app.removeAttribute('aria-busy');
   renderMethodPicker(picker, m.methods.filter((x) => x.family !== 'reference'), s.methods, (methods) => save({ methods }));

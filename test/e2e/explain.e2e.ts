@@ -195,7 +195,8 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check(await sanity.locator('#sanity-chart').isVisible(), 'the similarity-vs-layer chart is drawn');
   await page.waitForTimeout(300);
   await screenshot(page, 'e2e-sanity');
-  await sanity.locator('body').screenshot({ path: repoPath('test-artifacts', 'e2e-sanity-panel.png') });
+  await sanity.locator('#strip').screenshot({ path: repoPath('test-artifacts', 'e2e-sanity-strip.png') });
+  await sanity.locator('#sanity-chart').screenshot({ path: repoPath('test-artifacts', 'e2e-sanity-chart.png') });
 
   // 7. the MobileNetV2-size model, cold (first load of that model) and warm.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));

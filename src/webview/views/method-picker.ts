@@ -31,7 +31,6 @@ export function renderMethodPicker(
       ...items.map((m) => {
         const el = h('vscode-checkbox', {
           'data-method': m.id,
-          label: m.label,
           checked: selected.includes(m.id) && !m.unavailable,
           disabled: m.unavailable !== undefined,
           title: m.unavailable ?? `Show ${m.label} in the grid`,

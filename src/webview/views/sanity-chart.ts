@@ -69,7 +69,7 @@ export class SanityChart {
     const opts = this.chart.options;
     if (opts.scales?.x) opts.scales.x.max = last;
     if (opts.scales?.y?.title) opts.scales.y.title.text = SIMILARITY_LABELS[metric];
-    if (opts.plugins?.title) opts.plugins.title.text = `${SIMILARITY_LABELS[metric]} to the original map, ${result.mode} randomization${several ? ` (mean ± sd over ${result.images.length} images)` : ''}`;
+    if (opts.plugins?.title) opts.plugins.title.text = `Similarity to the original map, ${result.mode}${several ? ` (mean ± sd, ${result.images.length} images)` : ''}`;
     this.chart.update('none');
   }
 }
