@@ -5,16 +5,27 @@
  *   demo/models/shapes/{model.json, weights.bin, labels.txt, metadata.json}
  *   demo/images/<class>-<n>.{png,jpg} and demo/images/boxes.json
  *
- * Everything is seeded (data, initial weights, shuffling), so a run on the same backend gives the
- * same model. Usage (from the repository root):
+ * and its data-randomization twin for sanity checks (Adebayo et al. 2018, "Sanity Checks for
+ * Saliency Maps"): the same network, initial weights and training images, trained the same way on
+ * a seeded permutation of the training labels, so its labels say nothing about its images:
  *
- *   npm run fixtures                      full run on the wasm backend (about 6 minutes)
+ *   demo/models/shapes-random-labels/{model.json, weights.bin, labels.txt, metadata.json}
+ *
+ * Everything is seeded (data, initial weights, shuffling, the permutation), so a run on the same
+ * backend gives the same models. Usage (from the repository root):
+ *
+ *   npm run fixtures                      full run on the wasm backend, both models (about 13 minutes)
+ *   node dist/fixtures.js --only main     the shapes model and the sample images only (about 6 minutes)
+ *   node dist/fixtures.js --only random-labels
+ *                                         the random-labels twin only (about 6 minutes); the
+ *                                         shapes model and the images are left as they are
  *   node dist/fixtures.js --quick         smoke test: a tiny run written to <tmpdir>/xai-lens-fixtures-quick
  *   node dist/fixtures.js --quick --backend cpu
  *                                         the same on the pure-JS backend, ~100× slower to train
  *                                         (its filter gradient is naive): a full run would take hours
  *
- * Options: --backend cpu|wasm, --quick, --seed N, --out DIR, --epochs N, --train N (training images),
+ * Options: --backend cpu|wasm, --quick, --only main|random-labels, --seed N, --out DIR,
+ * --epochs N, --twin-epochs N (the twin's epochs; default --epochs), --train N (training images),
  * --val N (validation images), --batch-size N, --lr X (peak Adam learning rate).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -31,12 +42,20 @@ import { makeBackgroundImage, makeShapeBatch, makeShapeImage, mulberry32, SHAPE_
 const INPUT_SIZE = 64;
 const DEFAULT_SEED = 20240611;
 
+/** What a run makes: the shapes model (with the sample images) and its random-labels twin. */
+type Part = 'main' | 'random-labels';
+const PARTS: readonly Part[] = ['main', 'random-labels'];
+
 interface Options {
   backend: 'cpu' | 'wasm';
   quick: boolean;
+  /** The parts to make (default: both). */
+  parts: Part[];
   seed: number;
   out: string;
   epochs: number;
+  /** Epochs of the random-labels twin: `epochs` unless --twin-epochs says otherwise. */
+  twinEpochs: number;
   train: number;
   val: number;
   batchSize: number;
@@ -56,12 +75,15 @@ function repoRoot(): string {
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');
+  let twinEpochs: number | undefined;
   const o: Options = {
     backend: 'wasm',
     quick,
+    parts: [...PARTS],
     seed: DEFAULT_SEED,
     out: quick ? path.join(os.tmpdir(), 'xai-lens-fixtures-quick') : path.join(repoRoot(), 'demo'),
     epochs: quick ? 1 : 4,
+    twinEpochs: 0, // set below
     train: quick ? 96 : 5000,
     val: quick ? 64 : 1000,
     batchSize: 16,
@@ -85,9 +107,14 @@ function parseArgs(argv: string[]): Options {
       const b = value();
       if (b !== 'cpu' && b !== 'wasm') throw new Error(`--backend must be cpu or wasm, got ${b}`);
       o.backend = b;
+    } else if (a === '--only') {
+      const p = value();
+      if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--only must be ${PARTS.join(' or ')}, got ${p}`);
+      o.parts = [p as Part];
     } else if (a === '--seed') o.seed = int();
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--epochs') o.epochs = int();
+    else if (a === '--twin-epochs') twinEpochs = int();
     else if (a === '--train') o.train = int();
     else if (a === '--val') o.val = int();
     else if (a === '--batch-size') o.batchSize = int();
@@ -97,6 +124,7 @@ function parseArgs(argv: string[]): Options {
     }
     else throw new Error(`unknown option ${a}`);
   }
+  o.twinEpochs = twinEpochs ?? o.epochs;
   return o;
 }
 
@@ -164,7 +192,26 @@ function makeTrainingSet(seed: number, count: number): ShapeBatch {
   return { pixels, labels, boxes: shapes.boxes, size: INPUT_SIZE };
 }
 
-async function train(model: tfl.LayersModel, data: ShapeBatch, val: ShapeBatch, o: Options): Promise<void> {
+/**
+ * Fraction of the images with a class label (label ≥ 0) whose predicted class is that label; the
+ * shape-free images' label -1 has no class to predict and is left out.
+ */
+function labelledAccuracy(pred: Int32Array, labels: Int32Array): { accuracy: number; count: number } {
+  let ok = 0;
+  let count = 0;
+  for (let i = 0; i < pred.length; i++) {
+    if (labels[i] < 0) continue;
+    count++;
+    if (pred[i] === labels[i]) ok++;
+  }
+  return { accuracy: ok / Math.max(1, count), count };
+}
+
+/**
+ * `onEpoch`, when given, adds to each epoch's log line (it runs after the trained head is copied
+ * into `model`).
+ */
+async function train(model: tfl.LayersModel, data: ShapeBatch, val: ShapeBatch, o: Options, onEpoch?: () => Promise<string>): Promise<void> {
   const { trainModel, commit } = sigmoidTraining(model);
   const optimizer = tf.train.adam(o.lr);
   // Adam has no public setter; its learning rate is a plain field read on every step.
@@ -207,8 +254,9 @@ async function train(model: tfl.LayersModel, data: ShapeBatch, val: ShapeBatch, 
     }
     commit();
     const valAcc = await accuracy(model, val);
+    const extra = onEpoch ? `, ${await onEpoch()}` : '';
     console.log(
-      `epoch ${epoch}/${o.epochs}: loss ${(lossSum / seen).toFixed(4)}, val acc ${(valAcc * 100).toFixed(1)}%, ` +
+      `epoch ${epoch}/${o.epochs}: loss ${(lossSum / seen).toFixed(4)}, val acc ${(valAcc * 100).toFixed(1)}%${extra}, ` +
         `${((Date.now() - t0) / 1000).toFixed(0)} s`,
     );
   }
@@ -241,6 +289,144 @@ async function writeSamples(model: tfl.LayersModel, dir: string, seed: number): 
   fs.writeFileSync(path.join(dir, 'boxes.json'), JSON.stringify(boxes, null, 2) + '\n');
 }
 
+interface ModelInfo {
+  description: string;
+  /** Keys written after the common ones. */
+  extra?: Record<string, unknown>;
+}
+
+/** Saves `model` with its labels.txt and metadata.json (the same for both models but for `info`). */
+async function writeModel(model: tfl.LayersModel, dir: string, seed: number, info: ModelInfo): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await model.save(fsSaveHandler(dir));
+  fs.writeFileSync(path.join(dir, 'labels.txt'), SHAPE_CLASSES.join('\n') + '\n');
+  const metadata = {
+    labels: [...SHAPE_CLASSES],
+    preprocess: 'unit',
+    inputSize: [INPUT_SIZE, INPUT_SIZE],
+    description: info.description,
+    seed,
+    ...info.extra,
+  };
+  fs.writeFileSync(path.join(dir, 'metadata.json'), JSON.stringify(metadata, null, 2) + '\n');
+}
+
+function lastSpatial(model: tfl.LayersModel): string {
+  const s = model.getLayer('last_conv').outputShape as number[];
+  return `${s[1]}x${s[2]}x${s[3]}`;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** The shapes model, trained on the true labels, and the sample images it is checked on. */
+async function makeMainModel(data: ShapeBatch, val: ShapeBatch, o: Options): Promise<string> {
+  const model = buildShapesNet(INPUT_SIZE, SHAPE_CLASSES.length, o.seed + 2);
+  console.log(`model ${model.name}: ${model.countParams()} parameters`);
+  const t = Date.now();
+  await train(model, data, val, o);
+  const trainSeconds = (Date.now() - t) / 1000;
+  const valAcc = await accuracy(model, val);
+  console.log(`trained in ${trainSeconds.toFixed(0)} s; validation accuracy ${(valAcc * 100).toFixed(2)}% on ${o.val} images`);
+
+  const modelDir = path.join(o.out, 'models', 'shapes');
+  await writeModel(model, modelDir, o.seed, {
+    description:
+      'Demo model: which shape (circle, square, triangle) is drawn at a random place on a textured background. ' +
+      `A small residual CNN with global average pooling; last spatial layer last_conv (${lastSpatial(model)}). ` +
+      `Made by demo/make-fixtures.ts; validation accuracy ${(valAcc * 100).toFixed(1)}% on ${o.val} synthetic images.`,
+  });
+  model.dispose();
+
+  // The saved model, loaded back, on images it has never seen.
+  const loaded = await tfl.loadLayersModel(fsLoadHandler(modelDir));
+  const fresh = makeShapeBatch(mulberry32(o.seed + 4), 200, INPUT_SIZE);
+  const freshAcc = await accuracy(loaded, fresh);
+  console.log(`saved model reloaded: accuracy ${(freshAcc * 100).toFixed(1)}% on 200 fresh images`);
+
+  console.log('sample images:');
+  await writeSamples(loaded, path.join(o.out, 'images'), o.seed + 5);
+  loaded.dispose();
+  const weightsKb = fs.statSync(path.join(modelDir, 'weights.bin')).size / 1024;
+  return `${modelDir} (weights.bin ${weightsKb.toFixed(0)} KB) and ${path.join(o.out, 'images')}`;
+}
+
+/**
+ * The training labels, permuted with their own seeded stream: every label, the shape-free
+ * images' -1 included, goes to a random image, so the label counts stay the same and the labels
+ * no longer depend on the images.
+ */
+export function permuteLabels(labels: Int32Array, seed: number): Int32Array {
+  return Int32Array.from(shuffleInPlace(mulberry32(seed), Array.from(labels)));
+}
+
+/**
+ * The data-randomization twin (Adebayo et al. 2018): the shapes model's architecture, initial
+ * weights, training images, shuffling and optimiser, trained on permuted labels. Anything it has
+ * learnt is about its particular training images, not about shapes, so an explanation method
+ * whose maps look the same on it as on the shapes model is not explaining the model.
+ */
+async function makeRandomLabelsTwin(data: ShapeBatch, val: ShapeBatch, o: Options): Promise<string> {
+  const permutationSeed = o.seed + 6;
+  const randomData: ShapeBatch = { ...data, labels: permuteLabels(data.labels, permutationSeed) };
+  let same = 0;
+  for (let i = 0; i < data.labels.length; i++) if (randomData.labels[i] === data.labels[i]) same++;
+  console.log(
+    `random-labels twin: training labels permuted with seed ${permutationSeed} ` +
+      `(${pct(same / data.labels.length)} of the images kept their label, as by chance)`,
+  );
+  const model = buildShapesNet(INPUT_SIZE, SHAPE_CLASSES.length, o.seed + 2);
+  const trainAccuracy = async () => {
+    const pred = await predictClasses(model, randomData);
+    const permuted = labelledAccuracy(pred, randomData.labels);
+    return {
+      permuted: permuted.accuracy,
+      count: permuted.count,
+      // The same predictions against the images' true labels: chance, if the twin learnt no shapes.
+      trueLabels: labelledAccuracy(pred, data.labels).accuracy,
+    };
+  };
+  const t = Date.now();
+  await train(model, randomData, val, { ...o, epochs: o.twinEpochs }, async () => {
+    const a = await trainAccuracy();
+    return `train acc ${pct(a.permuted)} on the permuted labels`;
+  });
+  const trainSeconds = (Date.now() - t) / 1000;
+  const acc = await trainAccuracy();
+  const valAcc = await accuracy(model, val);
+  console.log(
+    `random-labels twin trained in ${trainSeconds.toFixed(0)} s: training accuracy ${pct(acc.permuted)} on the permuted labels ` +
+      `of the ${acc.count} training images given a class (${pct(acc.trueLabels)} of the shape images on their true labels); ` +
+      `validation accuracy ${pct(valAcc)} on ${o.val} images (chance is 33.3%)`,
+  );
+
+  const modelDir = path.join(o.out, 'models', 'shapes-random-labels');
+  await writeModel(model, modelDir, o.seed, {
+    description:
+      'Data-randomization twin of the shapes demo model (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): ' +
+      'the same network, initial weights and training images, trained the same way on randomly permuted labels, ' +
+      `so it knows nothing about shapes. Last spatial layer last_conv (${lastSpatial(model)}). ` +
+      `Made by demo/make-fixtures.ts; training accuracy ${pct(acc.permuted)} on the permuted labels ` +
+      `after ${o.twinEpochs} epochs, validation accuracy ${pct(valAcc)} on ${o.val} synthetic images (chance 33.3%).`,
+    extra: {
+      randomLabels: {
+        twinOf: 'shapes',
+        permutationSeed,
+        epochs: o.twinEpochs,
+        trainAccuracy: Number(acc.permuted.toFixed(4)),
+        validationAccuracy: Number(valAcc.toFixed(4)),
+      },
+    },
+  });
+  model.dispose();
+
+  const loaded = await tfl.loadLayersModel(fsLoadHandler(modelDir));
+  const fresh = makeShapeBatch(mulberry32(o.seed + 4), 200, INPUT_SIZE);
+  console.log(`saved twin reloaded: accuracy ${pct(await accuracy(loaded, fresh))} on 200 fresh images (chance 33.3%)`);
+  loaded.dispose();
+  const weightsKb = fs.statSync(path.join(modelDir, 'weights.bin')).size / 1024;
+  return `${modelDir} (weights.bin ${weightsKb.toFixed(0)} KB)`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   const started = Date.now();
@@ -254,52 +440,20 @@ export async function main(argv: string[]): Promise<void> {
         'so it cannot train; use --backend cpu (slow)',
     );
   }
-  console.log(`backend ${tf.getBackend()}, seed ${o.seed}${o.quick ? ', quick run' : ''}, output ${o.out}`);
+  console.log(`backend ${tf.getBackend()}, seed ${o.seed}${o.quick ? ', quick run' : ''}, making ${o.parts.join(' and ')}, output ${o.out}`);
 
   // Separate streams, so changing the size of one set leaves the others as they are.
-  let t = Date.now();
+  const t = Date.now();
   const data = makeTrainingSet(o.seed, o.train);
   const val = makeShapeBatch(mulberry32(o.seed + 1), o.val, INPUT_SIZE);
   console.log(`generated ${data.labels.length} training (${o.train} with a shape) and ${o.val} validation images in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-  const model = buildShapesNet(INPUT_SIZE, SHAPE_CLASSES.length, o.seed + 2);
-  console.log(`model ${model.name}: ${model.countParams()} parameters`);
-  t = Date.now();
-  await train(model, data, val, o);
-  const trainSeconds = (Date.now() - t) / 1000;
-  const valAcc = await accuracy(model, val);
-  console.log(`trained in ${trainSeconds.toFixed(0)} s; validation accuracy ${(valAcc * 100).toFixed(2)}% on ${o.val} images`);
-
-  const lastShape = model.getLayer('last_conv').outputShape as number[];
-  const lastSpatial = `${lastShape[1]}x${lastShape[2]}x${lastShape[3]}`;
-  const modelDir = path.join(o.out, 'models', 'shapes');
-  fs.mkdirSync(modelDir, { recursive: true });
-  await model.save(fsSaveHandler(modelDir));
-  fs.writeFileSync(path.join(modelDir, 'labels.txt'), SHAPE_CLASSES.join('\n') + '\n');
-  const metadata = {
-    labels: [...SHAPE_CLASSES],
-    preprocess: 'unit',
-    inputSize: [INPUT_SIZE, INPUT_SIZE],
-    description:
-      'Demo model: which shape (circle, square, triangle) is drawn at a random place on a textured background. ' +
-      `A small residual CNN with global average pooling; last spatial layer last_conv (${lastSpatial}). ` +
-      `Made by demo/make-fixtures.ts; validation accuracy ${(valAcc * 100).toFixed(1)}% on ${o.val} synthetic images.`,
-    seed: o.seed,
-  };
-  fs.writeFileSync(path.join(modelDir, 'metadata.json'), JSON.stringify(metadata, null, 2) + '\n');
-  model.dispose();
-
-  // The saved model, loaded back, on images it has never seen.
-  const loaded = await tfl.loadLayersModel(fsLoadHandler(modelDir));
-  const fresh = makeShapeBatch(mulberry32(o.seed + 4), 200, INPUT_SIZE);
-  const freshAcc = await accuracy(loaded, fresh);
-  console.log(`saved model reloaded: accuracy ${(freshAcc * 100).toFixed(1)}% on 200 fresh images`);
-
-  console.log('sample images:');
-  await writeSamples(loaded, path.join(o.out, 'images'), o.seed + 5);
-  loaded.dispose();
-  const weightsKb = fs.statSync(path.join(modelDir, 'weights.bin')).size / 1024;
-  console.log(`wrote ${modelDir} (weights.bin ${weightsKb.toFixed(0)} KB) and ${path.join(o.out, 'images')} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const wrote: string[] = [];
+  // Each model is built, trained and checked from the seeds alone, so either can be made without
+  // the other and comes out the same.
+  if (o.parts.includes('main')) wrote.push(await makeMainModel(data, val, o));
+  if (o.parts.includes('random-labels')) wrote.push(await makeRandomLabelsTwin(data, val, o));
+  console.log(`wrote ${wrote.join(' and ')} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
 if (require.main === module) {
