@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { fsSaveHandler } from '../../src/extension/model/fs-io';
 import { decodeNpy } from '../../src/extension/image/npy';
-import { branchingModel, linearModel } from '../helpers/models';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { branchingModel, linearModel, randomizeWeights } from '../helpers/models';
 import { useBackend } from '../helpers/tf-test';
 
 const CLI = path.resolve(__dirname, '../../../dist/cli.js');
@@ -25,6 +26,16 @@ before(async () => {
   await branchingModel().save(fsSaveHandler(p('branching')));
   fs.writeFileSync(p('branching', 'labels.txt'), 'cat\ndog\nbird\n');
   await linearModel().save(fsSaveHandler(p('linear')));
+  // A regression head: one scalar output, no softmax (like a GAN discriminator's logit).
+  const regression = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv' }),
+      tfl.layers.globalAveragePooling2d({ name: 'gap' }),
+      tfl.layers.dense({ units: 1, name: 'score' }),
+    ],
+  });
+  randomizeWeights(regression, 7);
+  await regression.save(fsSaveHandler(p('regression')));
   await sharp({ create: { width: 30, height: 20, channels: 3, background: { r: 200, g: 30, b: 60 } } }).png().toFile(p('img.png'));
   const png = fs.readFileSync(p('img.png'));
   fs.writeFileSync(p('truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
@@ -83,6 +94,22 @@ test('explain --method all --metrics --box: every applicable method, with per-ma
   const ig = report.maps.find((m: { method: string }) => m.method === 'ig');
   assert.ok(Number.isFinite(ig.stats.completenessGap), 'IG reports its completeness gap');
   assert.equal(ig.signed, true);
+});
+
+test('a scalar output is a target too: a regression head explained with CAM, gradient and perturbation methods, metrics in its own units', () => {
+  const r = cli('explain', p('img.png'), '--model', p('regression'), '--json', '--out', p('out5'), '--backend', 'cpu', '--target', '0', '--method', 'cam,gradcam,ig,occlusion', '--metrics', '--param', 'ig.steps=8');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.predictions.length, 1);
+  assert.deepEqual(report.target, { index: 0, space: 'logit' });
+  const score = report.predictions[0].probability; // the raw output: a linear head has no probabilities
+  for (const m of report.maps) {
+    assert.ok(decodeNpy(fs.readFileSync(m.npy)).data.every(Number.isFinite), `${m.method} map is finite`);
+    // The deletion curve starts at the model's own output for the image (logit space, no softmax).
+    assert.ok(Math.abs(m.metrics.deletion.curve[0] - score) <= 1e-4 * Math.max(1, Math.abs(score)), `${m.method}: ${m.metrics.deletion.curve[0]} vs ${score}`);
+  }
+  const ig = report.maps.find((m: { method: string }) => m.method === 'ig');
+  assert.ok(Math.abs(ig.stats.fx - score) <= 1e-4 * Math.max(1, Math.abs(score)), 'IG explains the scalar itself');
 });
 
 test('explain --target top2 explains each of the two most probable classes', () => {
