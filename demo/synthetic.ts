@@ -10,20 +10,10 @@
  * the same seed always gives the same images.
  */
 
-/** A source of uniform numbers in [0, 1). */
-export type Rng = () => number;
+import { mulberry32, type Rng } from '../src/extension/explain/methods/seeded-random';
 
-/** mulberry32: a small, fast, seedable 32-bit PRNG. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's one seeded PRNG (the methods use it too), re-exported for the demo's users.
+export { mulberry32, type Rng };
 
 /** Uniform in [lo, hi). */
 export function uniform(rng: Rng, lo: number, hi: number): number {
