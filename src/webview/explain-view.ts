@@ -13,7 +13,8 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import { MessageType, type FaithfulnessInfo, type InitMessage, type MapMessage, type MethodChoice, type PanelViewState, type PredictionInfo, type ToPanelMessage } from '../shared/protocol';
 import { COLORMAPS, isColormapName } from '../shared/colormaps';
 import { vscode } from './vscode-api';
-import { h } from './views/dom';
+import { h, singleSelect } from './views/dom';
+import { setBusy, showFailure } from './views/status';
 import { renderPredictions } from './views/predictions';
 import { renderMethodPicker } from './views/method-picker';
 import { MethodGrid, describeMap } from './views/grid';
@@ -64,21 +65,13 @@ function explain(patch: Partial<Pick<PanelViewState, 'target' | 'layer' | 'metho
   vscode.postMessage({ type: MessageType.Explain, requestId, target: state?.target, layer: state?.layer, methods: state?.methods, metrics: state?.metrics });
 }
 
-function select(id: string, label: string, options: { value: string; label: string; description?: string }[], value: string | undefined): HTMLElement {
-  const el = h('vscode-single-select', { id, 'aria-label': label });
-  for (const o of options) {
-    el.append(h('vscode-option', { value: o.value, description: o.description ?? '', selected: o.value === value }, o.label));
-  }
-  return el;
-}
-
 function build(m: InitMessage): Ui {
   const app = document.getElementById('app')!;
   const s = m.state;
   const canvasEl = h('canvas', { id: 'heatmap', 'aria-label': `${m.imageName} with its heatmap` });
   const layerOptions = m.layers.map((l) => ({ value: l.name, label: l.name, description: `${l.className} ${l.shape.join('×')}` }));
-  const layerSelect = select('layer', 'Layer', layerOptions, s.layer ?? m.defaultLayer);
-  const colormapSelect = select('colormap', 'Colormap', COLORMAPS.map((c) => ({ value: c, label: c })), s.colormap);
+  const layerSelect = singleSelect('layer', 'Layer', layerOptions, s.layer ?? m.defaultLayer);
+  const colormapSelect = singleSelect('colormap', 'Colormap', COLORMAPS.map((c) => ({ value: c, label: c })), s.colormap);
   const opacity = h('input', { id: 'opacity', type: 'range', min: 0, max: 100, step: 1, value: Math.round(s.opacity * 100), 'aria-label': 'Heatmap opacity' }) as HTMLInputElement;
   const exportButton = h('vscode-button', { id: 'export-png', secondary: true, title: 'Write the large overlay as a PNG beside the image' }, 'Export PNG');
   const copyButton = h('vscode-button', { id: 'copy-npy', secondary: true, title: 'Copy the large map (model input resolution, float32) as .npy, in a Python snippet' }, 'Copy as .npy');
@@ -202,14 +195,6 @@ function focus(method: string): void {
   redraw();
 }
 
-function setBusy(busy: boolean, text: string): void {
-  if (!ui) return;
-  ui.ring.hidden = !busy;
-  ui.cancel.hidden = !busy;
-  ui.status.textContent = text;
-  document.body.classList.toggle('busy', busy);
-}
-
 function onMap(m: MapMessage): void {
   if (!ui || !state) return;
   ui.grid.setMap(m, state.colormap, state.opacity);
@@ -253,7 +238,7 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       ui = build({ ...m, state });
       document.body.dataset.image = m.imageName;
       layoutGrid();
-      setBusy(true, 'Explaining…');
+      setBusy(ui, true, 'Explaining…');
       return;
     case MessageType.Started:
       current = m.requestId;
@@ -262,7 +247,7 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       document.body.dataset.maps = '0';
       document.body.dataset.metrics = '0';
       updateCurves();
-      setBusy(true, m.reason === 'checkpoint' ? 'The model changed: recomputing…' : 'Explaining…');
+      setBusy(ui, true, m.reason === 'checkpoint' ? 'The model changed: recomputing…' : 'Explaining…');
       if (ui) ui.error.hidden = true;
       return;
     case MessageType.Predictions:
@@ -279,17 +264,11 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       document.body.dataset.metrics = String(metrics.size);
       return;
     case MessageType.Done:
-      if (m.requestId === current) setBusy(false, `Done in ${fmtMs(m.ms)}.`);
+      if (m.requestId === current) setBusy(ui, false, `Done in ${fmtMs(m.ms)}.`);
       return;
     case MessageType.Failed:
       if (m.requestId !== undefined && m.requestId !== current) return;
-      setBusy(false, m.cancelled ? 'Cancelled.' : 'Failed.');
-      if (ui && !m.cancelled) {
-        ui.error.textContent = m.message;
-        ui.error.hidden = false;
-      } else if (!ui) {
-        document.getElementById('app')!.replaceChildren(h('div', { class: 'error', role: 'alert' }, m.message));
-      }
+      showFailure(ui, m.message, m.cancelled, 'Cancelled.');
       return;
   }
 }

@@ -13,7 +13,8 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { MessageType, type SanityInitMessage, type SanityMapMessage, type SanityViewState, type ToPanelMessage } from '../shared/protocol';
 import { SIMILARITY_LABELS, SIMILARITY_NAMES, type SanityResult, type SimilarityName } from '../shared/sanity';
 import { vscode } from './vscode-api';
-import { h } from './views/dom';
+import { h, singleSelect } from './views/dom';
+import { setBusy, showFailure } from './views/status';
 import { renderMethodPicker } from './views/method-picker';
 import { SanityChart } from './views/sanity-chart';
 import { fmtMs } from './views/format';
@@ -52,18 +53,12 @@ function run(): void {
   vscode.postMessage({ type: MessageType.SanityRun, requestId: current, state });
 }
 
-function select(id: string, label: string, options: { value: string; label: string }[], value: string): HTMLElement & { value: string } {
-  const el = h('vscode-single-select', { id, 'aria-label': label }) as HTMLElement & { value: string };
-  for (const o of options) el.append(h('vscode-option', { value: o.value, selected: o.value === value }, o.label));
-  return el;
-}
-
 function build(m: SanityInitMessage): Ui {
   const app = document.getElementById('app')!;
   const s = m.state;
   labels = new Map(m.methods.map((x) => [x.id, x.label]));
-  const mode = select('mode', 'Randomization', [{ value: 'cascading', label: 'cascading (logits → first layer)' }, { value: 'independent', label: 'independent (one layer at a time)' }], s.mode);
-  const metric = select('metric', 'Similarity', SIMILARITY_NAMES.map((n) => ({ value: n, label: SIMILARITY_LABELS[n] })), s.metric);
+  const mode = singleSelect('mode', 'Randomization', [{ value: 'cascading', label: 'cascading (logits → first layer)' }, { value: 'independent', label: 'independent (one layer at a time)' }], s.mode);
+  const metric = singleSelect('metric', 'Similarity', SIMILARITY_NAMES.map((n) => ({ value: n, label: SIMILARITY_LABELS[n] })), s.metric);
   const threshold = h('vscode-textfield', { id: 'threshold', type: 'number', value: String(s.threshold), step: '0.05', min: '-1', max: '1', 'aria-label': 'Threshold' }) as HTMLElement & { value: string };
   const seed = h('vscode-textfield', { id: 'seed', type: 'number', value: String(s.seed), min: '0', 'aria-label': 'Seed' }) as HTMLElement & { value: string };
   const runButton = h('vscode-button', { id: 'run' }, 'Run');
@@ -135,14 +130,6 @@ function redraw(): void {
   for (const t of tiles.values()) t.draw(state?.colormap ?? 'turbo', 0.6);
 }
 
-function setBusy(busy: boolean, text: string): void {
-  if (!ui) return;
-  ui.ring.hidden = !busy;
-  ui.cancel.hidden = !busy;
-  ui.status.textContent = text;
-  document.body.classList.toggle('busy', busy);
-}
-
 /** The strip's row for a method and cell for a step, created on demand. */
 function tile(method: string, step: number): OverlayCanvas {
   const key = `${method}@${step}`;
@@ -190,7 +177,7 @@ function showResult(r: SanityResult, ms: number): void {
         ` ${SIMILARITY_LABELS[r.metric]} ${s.mean[r.metric].toFixed(2)} ± ${s.std[r.metric].toFixed(2)} → ${s.verdict}`)));
   }
   document.body.dataset.sanityDone = String(Number(document.body.dataset.sanityDone ?? 0) + 1);
-  setBusy(false, `Done in ${fmtMs(ms)}: ${r.steps.length - 1} randomization steps × ${r.summary.length} methods × ${r.images.length} image(s).`);
+  setBusy(ui, false, `Done in ${fmtMs(ms)}: ${r.steps.length - 1} randomization steps × ${r.summary.length} methods × ${r.images.length} image(s).`);
 }
 
 function onMessage(event: MessageEvent<ToPanelMessage>): void {
@@ -212,7 +199,7 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       ui.verdicts.replaceChildren();
       ui.error.hidden = true;
       document.body.dataset.sanityMaps = '0';
-      setBusy(true, 'Randomizing…');
+      setBusy(ui, true, 'Randomizing…');
       return;
     case MessageType.SanityProgress:
       if (m.requestId === current && ui) ui.status.textContent = `${(m.fraction * 100).toFixed(0)}% · ${m.message}`;
@@ -227,13 +214,7 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       return;
     case MessageType.Failed:
       if (m.requestId !== undefined && m.requestId !== current) return;
-      setBusy(false, m.cancelled ? 'Cancelled; the weights were restored.' : 'Failed.');
-      if (ui && !m.cancelled) {
-        ui.error.textContent = m.message;
-        ui.error.hidden = false;
-      } else if (!ui) {
-        document.getElementById('app')!.replaceChildren(h('div', { class: 'error', role: 'alert' }, m.message));
-      }
+      showFailure(ui, m.message, m.cancelled, 'Cancelled; the weights were restored.');
       return;
     default:
       return;

@@ -3,10 +3,8 @@
  * target's probability against the fraction of pixels removed / inserted in saliency order.
  * Colours follow the grid's swatches; axes and text take the theme's colours.
  */
-import { Chart, Legend, LinearScale, LineController, LineElement, PointElement, Title, Tooltip } from 'chart.js';
+import { Chart, chartTheme } from './chart-theme';
 import { h } from './dom';
-
-Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Title, Tooltip);
 
 export interface CurveSeries {
   method: string;
@@ -15,8 +13,6 @@ export interface CurveSeries {
   deletion: number[];
   insertion: number[];
 }
-
-const themeColour = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
 export class CurveCharts {
   readonly el: HTMLElement;
@@ -54,9 +50,7 @@ export class CurveCharts {
   }
 
   private make(canvas: HTMLCanvasElement, title: string, xLabel: string): Chart<'line', { x: number; y: number }[]> {
-    const fg = themeColour('--vscode-foreground', '#888');
-    const grid = themeColour('--vscode-widget-border', 'rgba(128,128,128,0.25)');
-    const font = { family: themeColour('--vscode-font-family', 'sans-serif'), size: 11 };
+    const { fg, grid, font } = chartTheme();
     return new Chart(canvas, {
       type: 'line',
       data: { datasets: [] },

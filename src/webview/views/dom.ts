@@ -14,3 +14,12 @@ export function h(tag: string, props: Partial<Record<string, string | number | b
   for (const c of children) if (c !== null && c !== undefined) el.append(c);
   return el;
 }
+
+/** A `vscode-single-select` with its options; `description` shows beside an option. */
+export function singleSelect(id: string, label: string, options: { value: string; label: string; description?: string }[], value: string | undefined): HTMLElement & { value: string } {
+  const el = h('vscode-single-select', { id, 'aria-label': label }) as HTMLElement & { value: string };
+  for (const o of options) {
+    el.append(h('vscode-option', { value: o.value, description: o.description ?? '', selected: o.value === value }, o.label));
+  }
+  return el;
+}

@@ -2,14 +2,10 @@
  * Similarity against randomization step, one line per method (the mean over the images, with a
  * band of ± one standard deviation when there are several), and the verdict threshold dashed.
  */
-import { Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Title, Tooltip } from 'chart.js';
+import { Chart, chartTheme, themeColour } from './chart-theme';
 import type { SanityResult } from '../../shared/sanity';
 import { SIMILARITY_LABELS } from '../../shared/sanity';
 import { methodColour } from './format';
-
-Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Title, Tooltip, Filler);
-
-const themeColour = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
 type Point = { x: number; y: number };
 
@@ -18,9 +14,7 @@ export class SanityChart {
   private labels: string[] = [];
 
   constructor(canvas: HTMLCanvasElement) {
-    const fg = themeColour('--vscode-foreground', '#888');
-    const grid = themeColour('--vscode-widget-border', 'rgba(128,128,128,0.25)');
-    const font = { family: themeColour('--vscode-font-family', 'sans-serif'), size: 11 };
+    const { fg, grid, font } = chartTheme();
     this.chart = new Chart(canvas, {
       type: 'line',
       data: { datasets: [] },
