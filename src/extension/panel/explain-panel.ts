@@ -14,7 +14,8 @@ import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
 import { renderOverlayPng } from '../image/overlay';
 import { encodeNpy } from '../image/npy';
-import { panelHtml } from './html';
+import { setUpWebviewPanel } from './html';
+import { reportFailure } from './failure';
 import { readBox } from '../image/boxes';
 import { COMMANDS } from '../commands/ids';
 import { DeferredProgress } from './deferred-progress';
@@ -39,14 +40,7 @@ export class ExplainPanel implements vscode.Disposable {
     private state: PanelViewState,
     private readonly services: PanelServices,
   ) {
-    const { extensionUri } = services.context;
-    panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-    };
-    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
-    panel.title = `Explain: ${path.basename(state.imagePath)}`;
-    panel.webview.html = panelHtml(panel.webview, extensionUri, panel.title);
+    setUpWebviewPanel(panel, services.context.extensionUri, `Explain: ${path.basename(state.imagePath)}`, 'explain');
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: FromPanelMessage) => this.onMessage(m)),
       panel.onDidDispose(() => this.dispose()),
@@ -224,13 +218,7 @@ export class ExplainPanel implements vscode.Disposable {
   }
 
   private fail(requestId: number | undefined, err: unknown): void {
-    const cancelled = err instanceof CancelledError;
-    const message = cancelled ? 'Cancelled.' : err instanceof Error ? err.message : String(err);
-    this.post({ type: MessageType.Failed, requestId, message, cancelled });
-    if (!cancelled) {
-      if (!(err instanceof UserError)) console.error('XAI Lens:', err);
-      this.services.showError(`Explaining ${path.basename(this.state.imagePath)} failed: ${message}`);
-    }
+    reportFailure(err, requestId, (m) => this.post(m), (message) => this.services.showError(message), `Explaining ${path.basename(this.state.imagePath)}`);
   }
 
   private mapFor(method: string): MethodResult {

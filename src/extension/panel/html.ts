@@ -29,3 +29,17 @@ export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, tit
 </body>
 </html>`;
 }
+
+/**
+ * Sets up a panel's webview: scripts on, resources only from the extension's dist/ and media/,
+ * the XAI Lens icon, the title, and the page for `view`.
+ */
+export function setUpWebviewPanel(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, title: string, view: 'explain' | 'sanity'): void {
+  panel.webview.options = {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
+  panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
+  panel.title = title;
+  panel.webview.html = panelHtml(panel.webview, extensionUri, title, view);
+}

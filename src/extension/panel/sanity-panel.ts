@@ -9,13 +9,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { MessageType, type FromPanelMessage, type SanityViewState, type ToPanelMessage } from '../../shared/protocol';
-import { CancelledError, UserError } from '../../shared/errors';
+import { UserError } from '../../shared/errors';
 import { EXPLAINERS, explainerById, whyNotApplicable } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
 import { loadModel, type LoadedModel } from '../model/load';
 import { runSanityCheck } from '../sanity/run-sanity';
 import { findModelFiles } from '../commands/model-choice';
-import { panelHtml } from './html';
+import { setUpWebviewPanel } from './html';
+import { reportFailure } from './failure';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 
@@ -33,14 +34,7 @@ export class SanityPanel implements vscode.Disposable {
     private readonly services: PanelServices,
     private readonly onDispose: (p: SanityPanel) => void,
   ) {
-    const { extensionUri } = services.context;
-    panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-    };
-    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
-    panel.title = `Sanity check: ${path.basename(state.images[0])}${state.images.length > 1 ? ` +${state.images.length - 1}` : ''}`;
-    panel.webview.html = panelHtml(panel.webview, extensionUri, panel.title, 'sanity');
+    setUpWebviewPanel(panel, services.context.extensionUri, `Sanity check: ${path.basename(state.images[0])}${state.images.length > 1 ? ` +${state.images.length - 1}` : ''}`, 'sanity');
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: FromPanelMessage) => this.onMessage(m)),
       panel.onDidDispose(() => this.dispose()),
@@ -182,13 +176,7 @@ export class SanityPanel implements vscode.Disposable {
   }
 
   private fail(requestId: number | undefined, err: unknown): void {
-    const cancelled = err instanceof CancelledError;
-    const message = cancelled ? 'Cancelled.' : err instanceof Error ? err.message : String(err);
-    this.post({ type: MessageType.Failed, requestId, message, cancelled });
-    if (!cancelled) {
-      if (!(err instanceof UserError)) console.error('XAI Lens:', err);
-      this.services.showError(`Sanity check of ${path.basename(this.state.images[0])} failed: ${message}`);
-    }
+    reportFailure(err, requestId, (m) => this.post(m), (message) => this.services.showError(message), `Sanity check of ${path.basename(this.state.images[0])}`);
   }
 
   dispose(): void {
