@@ -28,8 +28,8 @@ const MAX_CACHED_MAPS = 64;
 export class ExplainPanel implements vscode.Disposable {
   private run?: { id: number; abort: AbortController };
   private lastMaps = new Map<string, MethodResult>();
-  /** Maps already computed, by model file, checkpoint, target, layer and method. */
-  private readonly cache = new Map<string, MethodResult>();
+  /** Maps already computed with one model version (file and checkpoint), by target, layer and method. */
+  private cache = { version: '', maps: new Map<string, MethodResult>() };
   private modelFile?: string;
   private nextHostRequest = -1;
   private disposed = false;
@@ -175,7 +175,12 @@ export class ExplainPanel implements vscode.Disposable {
     const methods = this.services.methodsFor(model, this.state.methods);
     const withMetrics = this.state.metrics ?? this.services.metricsByDefault();
     const box = withMetrics ? readBox(this.state.imagePath) : undefined;
-    const cacheKey = (method: string, target: number) => `${model.file}|${model.checkpoint}|${target}|${this.state.layer ?? ''}|${method}`;
+    const version = `${model.file}@${model.checkpoint}`;
+    if (this.cache.version !== version) this.cache = { version, maps: new Map() };
+    // This run's cache: a run superseded by a new checkpoint keeps writing into the old one.
+    const cached = this.cache.maps;
+    const layer = this.state.layer ?? '';
+    const cacheKey = (method: string, target: number) => `${target}|${layer}|${method}`;
     this.lastMaps.clear();
     await explainImage({
       model,
@@ -187,13 +192,14 @@ export class ExplainPanel implements vscode.Disposable {
       topK: this.services.topK(),
       signal: run.abort.signal,
       metrics: withMetrics ? { box } : undefined,
-      reuse: (m, target) => this.cache.get(cacheKey(m.id, target)),
+      reuse: (m, target) => cached.get(cacheKey(m.id, target)),
       onMethod: (m, i) => progress.report({ message: `${m.label} (${i + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
       onPredictions: (predictions, target) => {
         if (this.run === run) this.post({ type: MessageType.Predictions, requestId, predictions, target, checkpoint: model.checkpoint });
       },
       onMap: (m) => {
-        this.remember(cacheKey(m.method, m.target), m);
+        if (cached.size >= MAX_CACHED_MAPS) cached.delete(cached.keys().next().value!);
+        cached.set(cacheKey(m.method, m.target), m);
         if (this.run !== run) return;
         this.lastMaps.set(m.method, m);
         const data = m.map.data;
@@ -207,14 +213,6 @@ export class ExplainPanel implements vscode.Disposable {
         if (this.run === run && m.metrics) this.post({ type: MessageType.Metrics, requestId, method: m.method, metrics: m.metrics, ms });
       },
     });
-  }
-
-  /** Keeps a computed map for reuse; only the latest checkpoint's maps are kept. */
-  private remember(key: string, m: MethodResult): void {
-    const checkpoint = key.split('|')[1];
-    for (const k of this.cache.keys()) if (k.split('|')[1] !== checkpoint) this.cache.delete(k);
-    if (this.cache.size >= MAX_CACHED_MAPS) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, m);
   }
 
   private fail(requestId: number | undefined, err: unknown): void {
