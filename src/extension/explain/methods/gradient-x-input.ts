@@ -5,25 +5,14 @@
  * nothing whatever the preprocessing; on a linear model F = w·x + b with black = 0 the map is
  * w ⊙ x, each input's exact share of F − b.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import type { Explainer, ExplainRequest, ExplanationMap } from '../explainer';
-import { throwIfCancelled } from '../../../shared/errors';
 import { gradientTimesInputAttribution } from './input-attribution';
-import { blackImage, channelSumMap } from './input-request';
-import { singleImage } from './request-checks';
+import { blackImage } from './input-request';
+import { singleGradientMethod } from './single-gradient';
 
-export const gradientTimesInput: Explainer = {
+export const gradientTimesInput = singleGradientMethod({
   id: 'gradxinput',
   label: 'Gradient × Input',
-  family: 'gradient',
   needs: { gradients: true, spatialLayer: false },
-  params: [],
-  async explain({ adapter, input, target, black, signal, onProgress }: ExplainRequest): Promise<ExplanationMap> {
-    singleImage('Gradient × Input', input, black);
-    throwIfCancelled(signal);
-    const attribution = tf.tidy(() => gradientTimesInputAttribution(adapter, input, target, blackImage(black, input)));
-    const map = await channelSumMap(attribution);
-    onProgress?.(1);
-    return map;
-  },
-};
+  usesBlack: true,
+  attribute: ({ adapter, input, target, black }) => gradientTimesInputAttribution(adapter, input, target, blackImage(black, input)),
+});
