@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { preprocess } from '../../src/extension/image/preprocess';
+import { preprocess, preprocessReference } from '../../src/extension/image/preprocess';
 import { useBackend } from '../helpers/tf-test';
 
 before(() => useBackend('cpu'));
@@ -19,4 +19,21 @@ test('preprocessing presets map known pixels to known values', () => {
   close(preprocess(px, 'caffe').dataSync(), [255 - 103.939, 127.5 - 116.779, 0 - 123.68, 51 - 103.939, 0 - 116.779, 255 - 123.68]);
   const gray = tf.tensor4d([255], [1, 1, 1, 1]);
   close(preprocess(gray, 'imagenet').dataSync(), [(1 - 0.4490) / 0.226]);
+});
+
+test('the black image and the value range of a preset, with nothing left behind but the black image', () => {
+  const before = tf.memory().numTensors;
+  const unit = preprocessReference(2, 3, 3, 'unit');
+  assert.deepEqual(unit.black.shape, [1, 2, 3, 3]);
+  assert.ok(unit.black.dataSync().every((v) => v === 0));
+  assert.deepEqual(unit.range, [0, 1]);
+  const sym = preprocessReference(2, 3, 1, 'symmetric');
+  assert.ok(sym.black.dataSync().every((v) => v === -1));
+  assert.deepEqual(sym.range, [-1, 1]);
+  // caffe: black is minus the BGR mean; the range spans its most negative to 255 minus the smallest mean.
+  const caffe = preprocessReference(1, 1, 3, 'caffe');
+  assert.deepEqual(Array.from(caffe.black.dataSync()).map((v) => Math.round(v * 1000) / 1000), [-103.939, -116.779, -123.68]);
+  assert.ok(Math.abs(caffe.range[0] + 123.68) < 1e-3 && Math.abs(caffe.range[1] - (255 - 103.939)) < 1e-3);
+  assert.equal(tf.memory().numTensors, before + 3, 'only the three black images remain');
+  tf.dispose([unit.black, sym.black, caffe.black]);
 });

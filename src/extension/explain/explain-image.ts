@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModelInput } from '../image/decode';
-import { preprocess, type PreprocessPreset } from '../image/preprocess';
+import { preprocess, preprocessReference, type PreprocessPreset } from '../image/preprocess';
 import { resizeMap } from '../../shared/map-ops';
 import { throwIfCancelled } from '../../shared/errors';
 import type { LoadedModel } from '../model/load';
@@ -130,15 +130,6 @@ function explainAbort(err: unknown, what: string): unknown {
   return new UserError(`the ${tf.getBackend()} backend aborted, most likely out of memory, while computing ${what}; reload the window (or rerun) to restart it, and use a smaller batch (--batch) or fewer samples`);
 }
 
-/** The preprocessed black image and the [min, max] range of preprocessed values. */
-function inputReference(h: number, w: number, c: number, preset: PreprocessPreset): { black: tf.Tensor4D; range: [number, number] } {
-  const black = preprocess(tf.zeros([1, h, w, c]), preset);
-  const ends = tf.tidy(() => preprocess(tf.concat([tf.zeros([1, 1, 1, c]), tf.fill([1, 1, 1, c], 255)], 1) as tf.Tensor4D, preset));
-  const v = ends.dataSync();
-  ends.dispose();
-  return { black, range: [Math.min(...v), Math.max(...v)] };
-}
-
 export async function explainImage(opts: ExplainImageOptions): Promise<ExplainImageResult> {
   const { adapter, labels } = opts.model;
   const [h, w, c] = adapter.inputShape;
@@ -150,7 +141,7 @@ export async function explainImage(opts: ExplainImageOptions): Promise<ExplainIm
   const decoded = await loadModelInput(opts.imageFile, { height: h, width: w, channels: c as 1 | 3 });
   throwIfCancelled(opts.signal);
   const input = tf.tidy(() => preprocess(tf.tensor4d(decoded.pixels, [1, h, w, c]), opts.preprocess));
-  const { black, range } = inputReference(h, w, c, opts.preprocess);
+  const { black, range } = preprocessReference(h, w, c, opts.preprocess);
   try {
     const probs = tf.tidy(() => adapter.probabilities(input));
     const probValues = (await probs.data()) as Float32Array;

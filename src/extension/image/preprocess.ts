@@ -38,3 +38,15 @@ export function preprocess(pixels: tf.Tensor4D, preset: PreprocessPreset): tf.Te
     }
   }) as tf.Tensor4D;
 }
+
+/**
+ * The references some methods need under a preset: the preprocessed all-black image
+ * [1, h, w, c] (caller disposes) and the [min, max] range of preprocessed values.
+ */
+export function preprocessReference(h: number, w: number, c: number, preset: PreprocessPreset): { black: tf.Tensor4D; range: [number, number] } {
+  const black = tf.tidy(() => preprocess(tf.zeros([1, h, w, c]), preset));
+  const ends = tf.tidy(() => preprocess(tf.concat([tf.zeros([1, 1, 1, c]), tf.fill([1, 1, 1, c], 255)], 1) as tf.Tensor4D, preset));
+  const v = ends.dataSync();
+  ends.dispose();
+  return { black, range: [Math.min(...v), Math.max(...v)] };
+}

@@ -1,11 +1,11 @@
 /**
  * The images of a sanity check as preprocessed model inputs, decoded once for every step, with
  * the references some methods need (the preprocessed black image and the input value range),
- * made as explain-image.ts makes them.
+ * made as for explain-image.ts (preprocessReference).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModelInput } from '../image/decode';
-import { preprocess, type PreprocessPreset } from '../image/preprocess';
+import { preprocess, preprocessReference, type PreprocessPreset } from '../image/preprocess';
 import { throwIfCancelled } from '../../shared/errors';
 import type { ModelAdapter } from '../model/types';
 
@@ -31,9 +31,6 @@ export async function loadSanityInputs(files: readonly string[], adapter: ModelA
     tf.dispose(inputs);
     throw err;
   }
-  const black = tf.tidy(() => preprocess(tf.zeros([1, h, w, c]), preset));
-  const ends = tf.tidy(() => preprocess(tf.concat([tf.zeros([1, 1, 1, c]), tf.fill([1, 1, 1, c], 255)], 1) as tf.Tensor4D, preset));
-  const v = ends.dataSync();
-  ends.dispose();
-  return { inputs, black, range: [Math.min(...v), Math.max(...v)], dispose: () => tf.dispose([...inputs, black]) };
+  const { black, range } = preprocessReference(h, w, c, preset);
+  return { inputs, black, range, dispose: () => tf.dispose([...inputs, black]) };
 }
