@@ -2,8 +2,7 @@
 import * as vscode from 'vscode';
 import type { PanelManager } from '../panel/panel-manager';
 import type { ExplainPanel } from '../panel/explain-panel';
-
-export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'gif', 'bmp', 'tif', 'tiff', 'avif'];
+import { IMAGE_EXTENSIONS } from '../image/extensions';
 
 function activeImage(): vscode.Uri | undefined {
   const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;

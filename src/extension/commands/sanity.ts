@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import type { PanelManager } from '../panel/panel-manager';
 import type { SanityPanel } from '../panel/sanity-panel';
-import { IMAGE_EXTENSIONS } from './explain-image';
+import { IMAGE_EXTENSIONS } from '../image/extensions';
 
 const isImage = (u: vscode.Uri) => u.scheme === 'file' && IMAGE_EXTENSIONS.includes(u.path.split('.').pop()?.toLowerCase() ?? '');
 

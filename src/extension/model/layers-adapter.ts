@@ -18,6 +18,7 @@ export class LayersModelAdapter implements ModelAdapter {
     readonly model: LayersModel,
     inputSize?: [number, number],
   ) {
+    if (model.inputs.length !== 1) throw new UserError(`the model has ${model.inputs.length} inputs; one image input is expected`);
     this.program = new LayersProgram(model);
     const shape = model.inputs[0].shape;
     if (shape.length !== 4) throw new UserError(`the model's input has shape [${shape.join(', ')}]; an image input [batch, height, width, channels] is expected`);

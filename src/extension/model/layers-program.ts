@@ -51,6 +51,8 @@ function applyOp(layer: Layer): LayerOp {
 
 export class LayersProgram {
   readonly steps: Step[] = [];
+  /** The value key of each model input; `inputKey` is the first (image models have one). */
+  readonly inputKeys: string[];
   readonly inputKey: string;
   readonly outputKey: string;
   readonly headActivation: HeadActivation;
@@ -59,9 +61,10 @@ export class LayersProgram {
   private readonly names = new Set<string>();
 
   constructor(model: LayersModel) {
-    if (model.inputs.length !== 1) throw new Error(`models with ${model.inputs.length} inputs are not supported (one image input expected)`);
-    this.inputKey = `t${model.inputs[0].id}`;
-    this.outputKey = this.expand(model, [this.inputKey], '')[0];
+    if (model.inputs.length === 0) throw new Error('the model has no input');
+    this.inputKeys = model.inputs.map((t) => `t${t.id}`);
+    this.inputKey = this.inputKeys[0];
+    this.outputKey = this.expand(model, this.inputKeys, '')[0];
     this.steps.forEach((s, i) => s.outputs.forEach((k) => this.producer.set(k, i)));
     const head = this.steps[this.producer.get(this.outputKey)!];
     head.isHead = true;

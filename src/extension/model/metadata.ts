@@ -6,6 +6,8 @@ import { isPreprocessPreset, type PreprocessPreset } from '../image/preprocess';
 export interface ModelMetadata {
   labels?: string[];
   preprocess?: PreprocessPreset;
+  /** Every key of metadata.json and userDefinedMetadata (metadata.json wins), for readers of other hints (vocab, patchGrid…). */
+  extra?: Record<string, unknown>;
   warnings: string[];
 }
 
@@ -57,6 +59,7 @@ export function readModelMetadata(modelJson: string, userDefined: Record<string,
     }
   }
   for (const s of sources) {
+    meta.extra = { ...meta.extra, ...s };
     meta.labels = fits(labelsFrom(s.labels) ?? labelsFrom(s.classNames) ?? labelsFrom(s.class_names), 'metadata.json') ?? meta.labels;
     if (typeof s.preprocess === 'string') {
       if (isPreprocessPreset(s.preprocess)) meta.preprocess = s.preprocess;

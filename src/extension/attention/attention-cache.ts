@@ -1,0 +1,36 @@
+/**
+ * Attention models by model file, reloaded when the file changes. A model whose topology names
+ * no MultiHeadAttention layer and no Softmax node is not loaded a second time just to find out.
+ */
+import * as fs from 'node:fs';
+import { resolveModelJson } from '../model/fs-io';
+import { loadAttentionModel, type AttentionModel } from './attention-model';
+
+/** Cheap check on the model.json text: could this model have attention to show? */
+export function mayHaveAttention(modelPath: string): boolean {
+  const text = fs.readFileSync(resolveModelJson(modelPath), 'utf8');
+  return text.includes('"MultiHeadAttention"') || /"op"\s*:\s*"Softmax"/.test(text);
+}
+
+export class AttentionModelCache {
+  private readonly entries = new Map<string, { stamp: string; model: Promise<AttentionModel | undefined> }>();
+
+  /** The file's attention model, or undefined when it has no attention layers. Load errors propagate. */
+  get(modelPath: string): Promise<AttentionModel | undefined> {
+    const file = resolveModelJson(modelPath);
+    const st = fs.statSync(file);
+    const stamp = `${st.size}:${st.mtimeMs}`;
+    const known = this.entries.get(file);
+    if (known?.stamp === stamp) return known.model;
+    void known?.model.then((m) => m?.dispose(), () => undefined);
+    const model = mayHaveAttention(file) ? loadAttentionModel(file) : Promise.resolve(undefined);
+    this.entries.set(file, { stamp, model });
+    model.catch(() => this.entries.delete(file));
+    return model;
+  }
+
+  clear(): void {
+    for (const e of this.entries.values()) void e.model.then((m) => m?.dispose(), () => undefined);
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * TCAV's on-disk cache of per-image layer features (activations of concept and random images,
+ * class-score gradients of class images), keyed by (model file hash, input preparation, layer,
+ * kind, image content hash), so reruns, new concepts and renamed images reuse them. One raw
+ * little-endian Float32 file per image: nothing is held in memory, so a run's size is bounded by
+ * the disk, not the extension host's heap.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../../shared/errors';
+import { readModelJson, resolveModelJson } from '../model/fs-io';
+
+function sha256(chunks: Iterable<Buffer>): string {
+  const h = crypto.createHash('sha256');
+  for (const c of chunks) h.update(c);
+  return h.digest('hex');
+}
+
+/** SHA-256 of a model.json and every weight file its manifest names: one id per checkpoint. */
+export function modelHash(modelPath: string): string {
+  const file = resolveModelJson(modelPath);
+  const json = readModelJson(file);
+  const shards = (json.weightsManifest ?? []).flatMap((g) => g.paths).map((p) => path.join(path.dirname(file), p));
+  return sha256((function* () {
+    yield fs.readFileSync(file);
+    for (const s of shards) if (fs.existsSync(s)) yield fs.readFileSync(s);
+  })());
+}
+
+const imageHashes = new Map<string, { stamp: string; hash: string }>();
+
+/** SHA-256 of an image file's bytes (remembered per path while its size and mtime stay the same). */
+export function imageHash(file: string): string {
+  let st: fs.Stats;
+  let bytes: Buffer | undefined;
+  try {
+    st = fs.statSync(file);
+    const known = imageHashes.get(file);
+    if (known?.stamp === `${st.size}:${st.mtimeMs}`) return known.hash;
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new UserError(`cannot read the image ${file}: ${(err as Error).message}`);
+  }
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  const hash = sha256([bytes]);
+  imageHashes.set(file, { stamp, hash });
+  return hash;
+}
+
+/** What a cached vector is: a layer's activation, or the gradient of one class logit at the layer. */
+export type FeatureKind = 'activation' | `gradient-${number}`;
+
+export class ActivationCache {
+  /**
+   * @param root the cache folder (e.g. `<experiment>/.cache/tcav`)
+   * @param model the model hash
+   * @param input how images become inputs (preprocessing and size): part of the key
+   */
+  constructor(readonly root: string, readonly model: string, readonly input: string) {}
+
+  private dir(layer: string, kind: FeatureKind): string {
+    return path.join(this.root, this.model.slice(0, 16), encodeURIComponent(this.input), encodeURIComponent(layer), kind);
+  }
+
+  file(layer: string, kind: FeatureKind, image: string): string {
+    return path.join(this.dir(layer, kind), `${image}.f32`);
+  }
+
+  /** The cached vector, or undefined when absent or of another length (then it is recomputed). */
+  read(layer: string, kind: FeatureKind, image: string, length?: number): Float32Array | undefined {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(this.file(layer, kind, image));
+    } catch {
+      return undefined;
+    }
+    if (buf.length % 4 !== 0 || buf.length === 0 || (length !== undefined && buf.length !== 4 * length)) return undefined;
+    const out = new Float32Array(buf.length / 4);
+    new Uint8Array(out.buffer).set(buf);
+    return out;
+  }
+
+  has(layer: string, kind: FeatureKind, image: string, length?: number): boolean {
+    try {
+      const size = fs.statSync(this.file(layer, kind, image)).size;
+      return size > 0 && (length === undefined ? size % 4 === 0 : size === 4 * length);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Written to a temporary name and renamed, so a cancelled run never leaves a short file. */
+  write(layer: string, kind: FeatureKind, image: string, data: Float32Array): void {
+    const file = this.file(layer, kind, image);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    fs.renameSync(tmp, file);
+  }
+}
