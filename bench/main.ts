@@ -1,5 +1,5 @@
 /**
- * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,grid,perturbation,sanity,kernels]`.
+ * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,grid,perturbation,sanity,tcav,tcav-memory,attention,kernels]`.
  * Prints ratios against their floors (see the README's Speed section), measured in one run on one
  * backend.
  */
@@ -10,6 +10,8 @@ import { benchGradCam } from './gradcam';
 import { benchGrid } from './grid';
 import { benchPerturbation } from './perturbation';
 import { benchSanity } from './sanity';
+import { benchTcav, benchTcavMemory } from './tcav';
+import { benchAttention } from './attention';
 import { benchWasmKernels, formatTimings } from './wasm-kernels';
 
 async function main(): Promise<void> {
@@ -25,6 +27,10 @@ async function main(): Promise<void> {
   if (want('perturbation')) console.log((await benchPerturbation(Math.min(reps, 3))).join('\n'));
   if (want('sanity')) console.log((await benchSanity(Math.min(reps, 3))).join('\n'));
   if (want('grid')) console.log((await benchGrid(path.resolve(__dirname, '..'))).join('\n'));
+  if (want('tcav')) console.log((await benchTcav()).join('\n'));
+  if (want('attention')) console.log((await benchAttention(Math.min(reps, 5))).join('\n'));
+  // Opt-in: 2000 images through MobileNetV2 take a few minutes.
+  if (only?.includes('tcav-memory')) console.log((await benchTcavMemory()).join('\n'));
   if (want('kernels') && report.backend === 'wasm') console.log(formatTimings(benchWasmKernels()));
 }
 

@@ -6,16 +6,24 @@
 import { UserError } from '../shared/errors';
 import { EXPLAIN_USAGE, explainCommand } from './explain-command';
 import { SANITY_USAGE, sanityCommand } from './sanity-command';
+import { TCAV_USAGE, tcavCommand } from './tcav-command';
+import { ATTENTION_USAGE, attentionCommand } from './attention-command';
 
 const USAGE = `xai-lens — explanations for TensorFlow.js image models
 
 commands:
   explain <image> --model <model>   heatmaps (Grad-CAM, ...) as .npy and overlay PNGs
   sanity <image...> --model <model> sanity checks: do the maps depend on the model's weights?
+  tcav <experiment.json>            TCAV: how much does a concept matter to a class, per layer?
+  attention <image> | --tokens ...  attention maps of Transformers / ViTs (rollout, raw, grad-rollout)
 
 ${EXPLAIN_USAGE}
 
-${SANITY_USAGE}`;
+${SANITY_USAGE}
+
+${TCAV_USAGE}
+
+${ATTENTION_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -25,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'explain') return explainCommand(rest);
   if (command === 'sanity') return sanityCommand(rest);
+  if (command === 'tcav') return tcavCommand(rest);
+  if (command === 'attention') return attentionCommand(rest);
   throw new UserError(`unknown command "${command}" (try: xai-lens --help)`);
 }
 

@@ -1,0 +1,98 @@
+/**
+ * `xai-lens tcav`: a TCAV experiment (Kim et al. 2018) from the command line — CAVs per concept
+ * and layer against many random sets, TCAV scores, Welch's t-test against random-vs-random
+ * scores with Bonferroni correction; the result saved as JSON beside the experiment (or in --out).
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { UserError } from '../shared/errors';
+import type { TcavResult } from '../shared/tcav';
+import { describeBackend, initBackend } from '../extension/backend/backends';
+import { loadModel } from '../extension/model/load';
+import { readExperiment } from '../extension/tcav/experiment';
+import { runTcav } from '../extension/tcav/run-tcav';
+import { resultsDir, saveResult } from '../extension/tcav/results-file';
+import { parseBackend, parseIntOption, parsePreprocess } from './args';
+
+export const TCAV_USAGE = `usage: xai-lens tcav <experiment.json> [--model <model>] [options]
+
+  --model <m>           model.json or its folder (default: the experiment's "model")
+  --runs <n>            runs, each against another random set (default: the experiment's, else 20)
+  --out <dir>           where to save the result JSON (default: results/ beside the experiment)
+  --cache <dir>         activation cache (default: .cache/tcav beside the experiment)
+  --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
+  --preprocess <p>      unit, symmetric, imagenet, caffe (default: the model's metadata, else unit)
+  --json                print the result as one JSON object on stdout`;
+
+export async function tcavCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', short: 'm' },
+      runs: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      cache: { type: 'string' },
+      backend: { type: 'string' },
+      preprocess: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(TCAV_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UserError('tcav takes one experiment file; see xai-lens tcav --help');
+  const runs = values.runs === undefined ? undefined : parseIntOption(values.runs, '--runs', 20, 2);
+  const experiment = readExperiment(positionals[0], { runs });
+  const modelPath = values.model ?? experiment.model;
+  if (!modelPath) throw new UserError(`--model is required: ${experiment.file} names no "model"`);
+  const backendChoice = parseBackend(values.backend);
+  const presetArg = parsePreprocess(values.preprocess);
+  const backend = await initBackend(backendChoice);
+  const model = await loadModel(modelPath);
+  try {
+    const showProgress = !values.json && process.stderr.isTTY;
+    const result = await runTcav({
+      experiment, model, preprocess: presetArg ?? model.preprocess ?? 'unit',
+      cacheDir: values.cache === undefined ? undefined : path.resolve(values.cache),
+      onProgress: showProgress ? (p) => process.stderr.write(`\r${(p.fraction * 100).toFixed(0).padStart(3)}% ${p.message.padEnd(60).slice(0, 60)}`) : undefined,
+    });
+    if (showProgress) process.stderr.write('\n');
+    const file = saveResult(result, values.out === undefined ? resultsDir(experiment.file) : path.resolve(values.out));
+    if (values.json) process.stdout.write(JSON.stringify({ backend: backend.backend, file, ...result }) + '\n');
+    else printHuman(result, describeBackend(backend), file);
+    return 0;
+  } finally {
+    model.adapter.dispose();
+  }
+}
+
+function printHuman(r: TcavResult, backend: string, file: string): void {
+  const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
+  const p = (v: number) => (v < 1e-4 ? v.toExponential(1) : v.toFixed(4)).padStart(8);
+  const target = r.target.label ? `${r.target.label} (${r.target.index})` : String(r.target.index);
+  const lines = [
+    `backend      ${backend}`,
+    `model        ${r.model.name} @ ${r.model.hash.slice(0, 8)}, target ${target}`,
+    `runs         ${r.runs} × ${r.imagesPerSet} images per set, ${r.classImages} class images; Welch t-test, Bonferroni over ${r.tests} tests, α = ${r.alpha}`,
+    `${'layer'.padEnd(16)}${'concept'.padEnd(22)}${'TCAV'.padStart(13)}${'magnitude'.padStart(14)}${'p'.padStart(9)}${'p adj.'.padStart(9)}  CAV acc.`,
+  ];
+  for (const layer of r.layers) {
+    const b = r.random.find((x) => x.layer === layer)!;
+    lines.push(`${layer.padEnd(16)}${'(random vs random)'.padEnd(22)}${`${b.mean.toFixed(2)} ± ${b.std.toFixed(2)}`.padStart(13)}${''.padStart(32)}  ${pct(b.cavAccuracy)}`);
+    for (const c of r.cells.filter((x) => x.layer === layer)) {
+      lines.push(
+        `${''.padEnd(16)}${c.concept.slice(0, 21).padEnd(22)}${`${c.mean.toFixed(2)} ± ${c.std.toFixed(2)}`.padStart(13)}` +
+        `${`${c.magnitudeMean.toFixed(2)} ± ${c.magnitudeStd.toFixed(2)}`.padStart(14)}${p(c.p)} ${p(c.pAdjusted)}  ${pct(c.cavAccuracy)}` +
+        `${c.significant ? '  significant' : '  n.s.'}${c.lowAccuracy ? '  (CAV near chance)' : ''}`,
+      );
+    }
+  }
+  const t = r.timings;
+  lines.push(`time         ${t.total.toFixed(1)} s: activations ${t.activations.toFixed(1)} s, CAVs ${t.cavs.toFixed(1)} s, derivatives ${t.derivatives.toFixed(1)} s; cache ${r.cache.hits} hits, ${r.cache.computed} computed`);
+  for (const w of r.warnings) lines.push(`warning      ${w}`);
+  lines.push(`saved        ${file}`);
+  console.log(lines.join('\n'));
+}
