@@ -12,10 +12,12 @@ export interface ExplainerNeeds {
   reluHook?: boolean;
   /** A GlobalAveragePooling2D → Dense head after the chosen layer (CAM). */
   gapDenseHead?: boolean;
+  /** Self-attention (MultiHeadAttention layers) over image patches: attention rollout and its variants. */
+  attention?: boolean;
 }
 
 /** Which family a method belongs to: the panel groups its method list by it. */
-export type ExplainerFamily = 'cam' | 'gradient' | 'perturbation' | 'reference';
+export type ExplainerFamily = 'cam' | 'gradient' | 'perturbation' | 'reference' | 'attention';
 
 /** One tunable parameter of a method (SmoothGrad's n, IG's steps, occlusion's window, …). */
 export interface ParamSpec {

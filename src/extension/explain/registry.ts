@@ -6,8 +6,9 @@ import { lastSpatialLayer } from '../model/layer-info';
 import { CAM_METHODS } from './methods/cam-family';
 import { GRADIENT_METHODS } from './methods/gradient-family';
 import { PERTURBATION_METHODS } from './methods/perturbation-family';
+import { ATTENTION_METHODS, whyNoPatchAttention } from './methods/attention-family';
 
-export const EXPLAINERS: readonly Explainer[] = [...CAM_METHODS, ...GRADIENT_METHODS, ...PERTURBATION_METHODS];
+export const EXPLAINERS: readonly Explainer[] = [...CAM_METHODS, ...GRADIENT_METHODS, ...PERTURBATION_METHODS, ...ATTENTION_METHODS];
 
 /**
  * What a new panel shows (package.json's `xaiLens.defaultMethods` default, checked by a test):
@@ -28,6 +29,10 @@ export function whyNotApplicable(e: Explainer, adapter: ModelAdapter, layer?: st
   }
   if (e.needs.reluHook && adapter.kind === 'graph') {
     return `${e.label} changes the ReLU backward rule, which XAI Lens supports on layers models only (this is a graph model)`;
+  }
+  if (e.needs.attention) {
+    const why = whyNoPatchAttention(adapter);
+    if (why) return `${e.label} ${why}`;
   }
   if (e.needs.gapDenseHead) {
     const head = adapter.gapDenseHead(layer ?? adapter.defaultLayer() ?? '');
