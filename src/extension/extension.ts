@@ -9,9 +9,13 @@ import { explainImageCommand } from './commands/explain-image';
 import { selectBackendCommand, selectModelCommand, statusMenuCommand } from './commands/select';
 import { installGpuBackendCommand } from './commands/install-gpu';
 import { sanityCheckCommand } from './commands/sanity';
+import { newTcavExperimentCommand, runTcavCommand } from './commands/tcav';
+import { showAttentionCommand } from './commands/attention';
 import { PanelManager } from './panel/panel-manager';
 import type { ExplainPanel } from './panel/explain-panel';
 import type { SanityPanel } from './panel/sanity-panel';
+import type { TcavPanel } from './panel/tcav-panel';
+import type { AttentionPanel } from './panel/attention-panel';
 import type { PostedMessage } from './panel/services';
 
 /** What activate() returns: used by the integration tests to watch the panels. */
@@ -20,6 +24,8 @@ export interface XaiLensApi {
   readonly onDidShowError: vscode.Event<string>;
   panelFor(imagePath: string): ExplainPanel | undefined;
   sanityPanelFor(imagePath: string): SanityPanel | undefined;
+  tcavPanelFor(experiment: string): TcavPanel | undefined;
+  attentionPanelFor(modelFile: string): AttentionPanel | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): XaiLensApi {
@@ -34,12 +40,17 @@ export function activate(context: vscode.ExtensionContext): XaiLensApi {
     vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackendCommand(panels)),
     vscode.commands.registerCommand(COMMANDS.showStatusMenu, () => statusMenuCommand()),
     vscode.commands.registerCommand(COMMANDS.runSanityCheck, (uri?: vscode.Uri, selected?: vscode.Uri[]) => sanityCheckCommand(panels, uri, selected)),
+    vscode.commands.registerCommand(COMMANDS.newTcavExperiment, (uri?: vscode.Uri) => newTcavExperimentCommand(panels, uri)),
+    vscode.commands.registerCommand(COMMANDS.runTcav, (uri?: vscode.Uri) => runTcavCommand(panels, uri)),
+    vscode.commands.registerCommand(COMMANDS.showAttention, (uri?: vscode.Uri) => showAttentionCommand(panels, uri)),
   );
   return {
     onDidPostMessage: panels.onDidPostMessage,
     onDidShowError: panels.onDidShowError,
     panelFor: (p) => panels.panelFor(p),
     sanityPanelFor: (p) => panels.sanityPanelFor(p),
+    tcavPanelFor: (p) => panels.tcavPanelFor(p),
+    attentionPanelFor: (p) => panels.attentionPanelFor(p),
   };
 }
 

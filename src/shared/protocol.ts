@@ -6,6 +6,8 @@
  */
 import type { ColormapName } from './colormaps';
 import type { SanityMode, SanityResult, SimilarityName } from './sanity';
+import type { TcavResult } from './tcav';
+import type { AttentionLayerInfo, AttentionMode, HeadFusion, TokenInputInfo } from './attention';
 
 export const enum MessageType {
   // panel → host
@@ -18,6 +20,11 @@ export const enum MessageType {
   OpenSanityCheck = 'openSanityCheck',
   SanityRun = 'sanityRun',
   SanityPickTwin = 'sanityPickTwin',
+  TcavRun = 'tcavRun',
+  TcavCompare = 'tcavCompare',
+  TcavOpenFile = 'tcavOpenFile',
+  Attention = 'attention',
+  AttentionTokens = 'attentionTokens',
   // host → panel
   Init = 'init',
   Started = 'started',
@@ -30,6 +37,13 @@ export const enum MessageType {
   SanityProgress = 'sanityProgress',
   SanityMap = 'sanityMap',
   SanityResult = 'sanityResult',
+  TcavInit = 'tcavInit',
+  TcavProgress = 'tcavProgress',
+  TcavResult = 'tcavResult',
+  TcavComparison = 'tcavComparison',
+  AttentionMap = 'attentionMap',
+  AttentionTokenInit = 'attentionTokenInit',
+  AttentionTokenResult = 'attentionTokenResult',
 }
 
 export interface PredictionInfo {
@@ -45,7 +59,7 @@ export interface LayerChoice {
   shape: (number | null)[];
 }
 
-export type MethodFamily = 'cam' | 'gradient' | 'perturbation' | 'reference';
+export type MethodFamily = 'cam' | 'gradient' | 'perturbation' | 'reference' | 'attention';
 
 export interface MethodChoice {
   id: string;
@@ -86,6 +100,8 @@ export interface PanelViewState {
   methods?: string[];
   /** The method shown large. */
   focus?: string;
+  /** The Attention tab's controls (models with attention over patches), and whether it is the tab shown. */
+  attention?: AttentionViewState;
   /** Compute faithfulness metrics for every map. */
   metrics?: boolean;
 }
@@ -150,7 +166,81 @@ export interface SanityPickTwinMessage {
   requestId: number;
 }
 
-export type FromPanelMessage = ReadyMessage | ExplainMessage | CancelMessage | ExportPngMessage | CopyNpyMessage | OpenSanityCheckMessage | SanityRunMessage | SanityPickTwinMessage;
+/** What the TCAV panel remembers across reloads. */
+export interface TcavViewState {
+  experiment: string;
+  /** Show the magnitude variant instead of the sign-count score. */
+  magnitude: boolean;
+  /** Saved results (files) shown beside the current one. */
+  compare: string[];
+  /** Runs for the next run (undefined: the experiment's own). */
+  runs?: number;
+}
+
+export interface TcavRunMessage {
+  type: MessageType.TcavRun;
+  requestId: number;
+  runs?: number;
+}
+
+/** Show these saved results beside the current one (an empty list shows the current one alone). */
+export interface TcavCompareMessage {
+  type: MessageType.TcavCompare;
+  files: string[];
+}
+
+/** Open a file in the editor: the experiment, or a saved result. */
+export interface TcavOpenFileMessage {
+  type: MessageType.TcavOpenFile;
+  file: string;
+}
+
+/** The controls of an attention map over image patches (the Attention tab's request and state). */
+export type AttentionControls = Pick<AttentionRequestMessage, 'mode' | 'fusion' | 'discardRatio' | 'layer' | 'head' | 'query'>;
+
+export interface AttentionViewState extends AttentionControls {
+  open: boolean;
+}
+
+/** What the token-attention panel remembers across reloads. */
+export interface AttentionTokenViewState {
+  /** The model.json (absolute). */
+  model: string;
+  texts: string[];
+  /** Layer and heads shown in the head view; 'model' or 'head' view. */
+  view: 'head' | 'model';
+  layer?: string;
+  heads?: number[];
+}
+
+/** Attention over an image's patches (explain panel, ViT models). */
+export interface AttentionRequestMessage {
+  type: MessageType.Attention;
+  requestId: number;
+  mode: AttentionMode;
+  fusion: HeadFusion;
+  /** Fraction of the lowest attention weights dropped per layer before rollout (0–0.99). */
+  discardRatio: number;
+  /** raw: the layer and head (or a fusion of the heads). */
+  layer?: string;
+  head?: number | HeadFusion;
+  /** raw: the query token whose attention is shown (0 = CLS when the model has one); default: CLS, else the mean row. */
+  query?: number;
+  /** grad-rollout: the class (default: the top prediction). */
+  target?: number;
+}
+
+/** Attention of a token model on the user's tokens: one text per model input. */
+export interface AttentionTokensMessage {
+  type: MessageType.AttentionTokens;
+  requestId: number;
+  texts: string[];
+}
+
+export type FromPanelMessage =
+  | ReadyMessage | ExplainMessage | CancelMessage | ExportPngMessage | CopyNpyMessage | OpenSanityCheckMessage | SanityRunMessage | SanityPickTwinMessage
+  | TcavRunMessage | TcavCompareMessage | TcavOpenFileMessage
+  | AttentionRequestMessage | AttentionTokensMessage;
 
 // ---- host → panel ----
 
@@ -170,6 +260,8 @@ export interface InitMessage {
   methods: MethodChoice[];
   /** The methods the `xaiLens.methods` setting selects (used when the state has none). */
   defaultMethods: string[];
+  /** Present when the model has attention layers over image patches: the panel offers an Attention tab. */
+  attention?: AttentionInfo;
 }
 
 export interface StartedMessage {
@@ -264,6 +356,105 @@ export interface SanityResultMessage {
   ms: number;
 }
 
+/** A saved result the panel can show beside the current one. */
+export interface TcavSavedResult {
+  file: string;
+  createdAt: string;
+  modelName: string;
+  /** Short checkpoint id (first 8 hex digits of the model hash). */
+  checkpoint: string;
+  modified: string;
+}
+
+export interface TcavInitMessage {
+  type: MessageType.TcavInit;
+  state: TcavViewState;
+  experimentName: string;
+  model: { name: string; file: string };
+  backend: string;
+  target: { index: number; label?: string };
+  concepts: string[];
+  layers: string[];
+  runs: number;
+  /** The latest saved result, shown until a new run finishes. */
+  latest?: TcavResult;
+  saved: TcavSavedResult[];
+}
+
+export interface TcavProgressMessage {
+  type: MessageType.TcavProgress;
+  requestId: number;
+  fraction: number;
+  message: string;
+}
+
+export interface TcavResultMessage {
+  type: MessageType.TcavResult;
+  requestId: number;
+  result: TcavResult;
+  /** Where it was saved. */
+  file: string;
+  saved: TcavSavedResult[];
+}
+
+/** The saved results asked for with TcavCompare, in the order asked. */
+export interface TcavComparisonMessage {
+  type: MessageType.TcavComparison;
+  results: { file: string; result: TcavResult }[];
+}
+
+/** What the explain panel needs to offer attention maps (ViT-like image models). */
+export interface AttentionInfo {
+  layers: AttentionLayerInfo[];
+  /** The patch grid [rows, columns] and whether token 0 is a CLS token. */
+  grid: [number, number];
+  cls: boolean;
+}
+
+/** An attention map over the patch grid, drawn over the image like a heatmap. */
+export interface AttentionMapMessage {
+  type: MessageType.AttentionMap;
+  requestId: number;
+  mode: AttentionMode;
+  /** Row-major Float32 [height, width] = the patch grid. */
+  data: ArrayBuffer;
+  height: number;
+  width: number;
+  /** What is shown, in words (e.g. "rollout of 4 layers, mean of heads, CLS row"). */
+  label: string;
+  /** grad-rollout: the class explained. */
+  target?: number;
+  ms: number;
+}
+
+/** The token-attention panel's start: the model and its inputs. */
+export interface AttentionTokenInitMessage {
+  type: MessageType.AttentionTokenInit;
+  model: { name: string; file: string };
+  backend: string;
+  inputs: TokenInputInfo[];
+  layers: AttentionLayerInfo[];
+  /** The texts last used (or the inputs' examples). */
+  texts: string[];
+}
+
+/** Attention of a token model on one input: every layer's probabilities, for the head and model views. */
+export interface AttentionTokenResultMessage {
+  type: MessageType.AttentionTokenResult;
+  requestId: number;
+  /** Token strings per model input, as shown (vocabulary strings, or the ids). */
+  tokens: string[][];
+  layers: AttentionLayerInfo[];
+  /** Per layer, row-major Float32 [heads, queryTokens, keyTokens]. */
+  probabilities: ArrayBuffer[];
+  /** Per self-attention side (model input name): rollout over that side's layers, Float32 [n, n], mean of heads. */
+  rollout: { side: string; data: ArrayBuffer; tokens: number }[];
+  predictions?: PredictionInfo[];
+  ms: number;
+}
+
 export type ToPanelMessage =
   | InitMessage | StartedMessage | PredictionsMessage | MapMessage | MetricsMessage | DoneMessage | FailedMessage
-  | SanityInitMessage | SanityProgressMessage | SanityMapMessage | SanityResultMessage;
+  | SanityInitMessage | SanityProgressMessage | SanityMapMessage | SanityResultMessage
+  | TcavInitMessage | TcavProgressMessage | TcavResultMessage | TcavComparisonMessage
+  | AttentionMapMessage | AttentionTokenInitMessage | AttentionTokenResultMessage;

@@ -2,7 +2,9 @@
  * The explain panel: the image with the focused method's heatmap large, the top predictions
  * (click one to explain it), a method picker, a grid of every selected method's map with its
  * time and faithfulness numbers (click a tile to enlarge it), the deletion/insertion curves,
- * and colormap/opacity controls that redraw every map instantly.
+ * and colormap/opacity controls that redraw every map instantly. For ViT-like models a tab strip
+ * switches between these heatmaps and the attention maps (attention-tab.ts), which share the
+ * image, the predictions and the colormap/opacity controls.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
@@ -21,6 +23,7 @@ import { MethodGrid, describeMap } from './views/grid';
 import { CurveCharts } from './views/curves';
 import { methodColour, fmtMs } from './views/format';
 import { OverlayCanvas, colormapGradient } from './render/overlay-canvas';
+import { AttentionTab } from './attention-tab';
 
 interface Ui {
   status: HTMLElement;
@@ -42,6 +45,10 @@ interface Ui {
 
 let state = vscode.getState() as PanelViewState | undefined;
 let ui: Ui | undefined;
+/** The Attention tab, when the model has attention over image patches. */
+let attention: AttentionTab | undefined;
+/** Class labels from the latest predictions (for the attention map's caption). */
+const classLabels = new Map<number, string>();
 let methodChoices: MethodChoice[] = [];
 let current = 0; // request whose results are shown
 let nextRequest = 1;
@@ -63,6 +70,7 @@ function explain(patch: Partial<Pick<PanelViewState, 'target' | 'layer' | 'metho
   save(patch);
   const requestId = nextRequest++;
   vscode.postMessage({ type: MessageType.Explain, requestId, target: state?.target, layer: state?.layer, methods: state?.methods, metrics: state?.metrics });
+  if ('target' in patch) attention?.targetChanged();
 }
 
 function build(m: InitMessage): Ui {
@@ -78,8 +86,10 @@ function build(m: InitMessage): Ui {
   const sanityButton = h('vscode-button', { id: 'sanity', secondary: true, title: 'Sanity check (Adebayo et al. 2018): do these methods depend on the model? Randomizes the weights layer by layer and compares the maps' }, 'Sanity check…');
   const metricsBox = h('vscode-checkbox', { id: 'metrics', checked: s.metrics !== false, title: 'Deletion/insertion AUC, ROAD and the pointing game for every map (costs extra forward passes)' }, 'Faithfulness metrics') as HTMLElement & { checked: boolean };
   const picker = h('div', { id: 'methods', class: 'methods' });
+  const layerField = h('label', { class: 'field heatmap-only' }, h('span', {}, 'Layer'), layerSelect);
+  const heatmapButtons = h('div', { class: 'buttons heatmap-only' }, exportButton, copyButton, sanityButton);
   const ui: Ui = {
-    status: h('span', { id: 'status', role: 'status' }),
+    status: h('span', { id: 'status', class: 'heatmap-only', role: 'status' }),
     ring: h('vscode-progress-ring', { id: 'busy', 'aria-label': 'Computing' }),
     cancel: h('vscode-button', { id: 'cancel', secondary: true, title: 'Stop this computation' }, 'Cancel'),
     checkpoint: h('span', { class: 'checkpoint' }),
@@ -95,7 +105,18 @@ function build(m: InitMessage): Ui {
     curves: new CurveCharts(),
     error: h('div', { id: 'error', class: 'error', role: 'alert', hidden: true }),
   };
-  app.replaceChildren(
+  attention = m.attention ? new AttentionTab({
+    info: m.attention,
+    state: s.attention,
+    save: (a) => save({ attention: a }),
+    nextRequestId: () => nextRequest++,
+    target: () => state?.target,
+    classLabel: (index) => classLabels.get(index),
+    display: () => ({ colormap: state?.colormap ?? s.colormap, opacity: state?.opacity ?? s.opacity }),
+    explainBusy: () => !!ui && !ui.ring.hidden,
+  }) : undefined;
+  if (!attention) document.body.classList.remove('attention-open', 'attention-busy');
+  app.replaceChildren(...[
     h('header', {},
       h('div', { class: 'title' }, h('strong', {}, m.imageName), ui.ring, ui.cancel),
       h('div', { class: 'meta' },
@@ -106,29 +127,35 @@ function build(m: InitMessage): Ui {
       ),
     ),
     ui.error,
+    attention?.strip,
+    attention?.error,
     h('section', { class: 'body' },
-      h('figure', { class: 'viewer' }, canvasEl, h('figcaption', {}, ui.caption, ui.colorbar, h('div', { class: 'scale' }, h('span', {}, 'low'), h('span', {}, 'high')))),
+      h('figure', { class: 'viewer heatmap-only', id: 'heatmap-viewer', role: attention ? 'tabpanel' : undefined, 'aria-labelledby': attention ? 'explain-tabs-heatmaps' : undefined }, canvasEl, h('figcaption', {}, ui.caption, ui.colorbar, h('div', { class: 'scale' }, h('span', {}, 'low'), h('span', {}, 'high')))),
+      attention?.viewer,
       h('aside', { class: 'side' },
         h('h2', {}, 'Predictions'),
         ui.predictions,
         h('p', { class: 'hint' }, 'Click a class to explain it.'),
         h('h2', {}, 'Heatmap'),
-        h('label', { class: 'field' }, h('span', {}, 'Layer'), layerSelect),
+        layerField,
         h('label', { class: 'field' }, h('span', {}, 'Colormap'), colormapSelect),
         h('label', { class: 'field' }, h('span', {}, 'Opacity'), h('div', { class: 'range' }, opacity, ui.opacityValue)),
-        h('div', { class: 'buttons' }, exportButton, copyButton, sanityButton),
+        heatmapButtons,
         ui.status,
       ),
-      h('aside', { class: 'side picker' },
+      h('aside', { class: 'side picker heatmap-only', id: 'heatmap-methods' },
         h('h2', {}, 'Methods'),
         picker,
         metricsBox,
       ),
+      attention?.controls,
     ),
-    h('h2', { class: 'section-title' }, 'Side by side'),
-    ui.grid.el,
-    ui.curves.el,
-  );
+    h('div', { class: 'heatmap-only', id: 'heatmap-lower' },
+      h('h2', { class: 'section-title' }, 'Side by side'),
+      ui.grid.el,
+      ui.curves.el,
+    ),
+  ].filter((x): x is HTMLElement => x !== undefined));
   app.removeAttribute('aria-busy');
   ui.colorbar.style.background = colormapGradient(s.colormap);
   renderMethodPicker(picker, m.methods, s.methods ?? m.defaultMethods, (methods) => {
@@ -164,6 +191,7 @@ function build(m: InitMessage): Ui {
   img.onload = () => {
     ui.canvas.setImage(img);
     ui.grid.setImage(img);
+    attention?.setImage(img);
     redraw();
   };
   img.src = URL.createObjectURL(new Blob([m.image], { type: m.imageMime }));
@@ -181,6 +209,7 @@ function redraw(): void {
   if (!ui || !state) return;
   ui.canvas.draw(state.colormap, state.opacity);
   ui.grid.redraw(state.colormap, state.opacity);
+  attention?.redraw();
 }
 
 /** Shows a method's map large (when it has one). */
@@ -216,6 +245,7 @@ function updateCurves(): void {
 
 function onPredictions(predictions: PredictionInfo[], target: PredictionInfo, checkpoint: string): void {
   if (!ui) return;
+  for (const p of predictions) if (p.label) classLabels.set(p.index, p.label);
   renderPredictions(ui.predictions, predictions, target.index, (index) => explain({ target: index }));
   ui.checkpoint.textContent = `checkpoint ${new Date(checkpoint).toLocaleString()}`;
   ui.checkpoint.title = checkpoint;
@@ -228,13 +258,24 @@ export function startExplainView(): void {
 }
 
 function onMessage(event: MessageEvent<ToPanelMessage>): void {
-  const m = event.data;
+  handle(event.data);
+  // Explaining and attention share the body's busy class: either keeps it on.
+  attention?.syncBusy();
+}
+
+function handle(m: ToPanelMessage): void {
+  // Started, AttentionMap, Done and Failed of the Attention tab's requests are its own.
+  if (attention && 'requestId' in m && m.requestId !== undefined && attention.owns(m.requestId)) {
+    attention.onMessage(m);
+    return;
+  }
   switch (m.type) {
     case MessageType.Init:
-      state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity, methods: state.methods, focus: state.focus, metrics: state.metrics } : {}) };
+      state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity, methods: state.methods, focus: state.focus, metrics: state.metrics, attention: state.attention ?? m.state.attention } : {}) };
       state.methods ??= m.defaultMethods;
       vscode.setState(state);
       methodChoices = m.methods;
+      classLabels.clear();
       ui = build({ ...m, state });
       document.body.dataset.image = m.imageName;
       layoutGrid();
@@ -249,6 +290,7 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       updateCurves();
       setBusy(ui, true, m.reason === 'checkpoint' ? 'The model changed: recomputing…' : 'Explaining…');
       if (ui) ui.error.hidden = true;
+      if (m.reason === 'checkpoint') attention?.invalidate();
       return;
     case MessageType.Predictions:
       if (m.requestId === current) onPredictions(m.predictions, m.target, m.checkpoint);

@@ -1,6 +1,11 @@
-/** The webview's entry: the same bundle draws the explain panel and the sanity-check panel. */
+/** The webview's entry: the same bundle draws the explain, sanity-check, TCAV and token-attention panels. */
 import { startExplainView } from './explain-view';
 import { startSanityView } from './sanity-view';
+import { startTcavView } from './tcav-view';
+import { startAttentionTokenView } from './attention-token-view';
 
-if (document.body.dataset.view === 'sanity') startSanityView();
+const view = document.body.dataset.view;
+if (view === 'sanity') startSanityView();
+else if (view === 'tcav') startTcavView();
+else if (view === 'attention') startAttentionTokenView();
 else startExplainView();

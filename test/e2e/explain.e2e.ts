@@ -2,8 +2,8 @@
 // right-click an image in the explorer → Explain Image, and check the panel: predictions, a
 // heatmap on the canvas, the opacity slider redraws it, clicking another class brings a new map.
 // Measures cold (command → first heatmap drawn) and warm (another class) times, for the demo
-// model and for a MobileNetV2-size model (224×224, random weights) on wasm. Screenshots go to
-// test-artifacts/.
+// model and for a MobileNetV2-size model (224×224, random weights) on wasm; runs the sanity
+// check, TCAV on the demo experiment and the attention views. Screenshots go to test-artifacts/.
 //
 //   node out/test/e2e/explain.e2e.js --vsix xai-lens.vsix [--from <a folder laid out like demo/>]
 //
@@ -17,6 +17,7 @@ import { describeWebviews, explorerContextMenu, explorerRow, openWorkbench, pane
 import { buildMobileNetV2 } from '../../bench/mobilenet-v2';
 import { fsSaveHandler } from '../../src/extension/model/fs-io';
 import { initBackend } from '../../src/extension/backend/backends';
+import { tcavAndAttentionSteps } from './tcav-attention-steps';
 
 interface Truth { label: string; box: { x: number; y: number; w: number; h: number } }
 
@@ -198,7 +199,10 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await sanity.locator('#strip').screenshot({ path: repoPath('test-artifacts', 'e2e-sanity-strip.png') });
   await sanity.locator('#sanity-chart').screenshot({ path: repoPath('test-artifacts', 'e2e-sanity-chart.png') });
 
-  // 7. the MobileNetV2-size model, cold (first load of that model) and warm.
+  // 7. TCAV and attention (Run TCAV on the demo experiment, Show Attention on the token model and a ViT image).
+  Object.assign(timings, await tcavAndAttentionSteps({ page, step, check }));
+
+  // 8. the MobileNetV2-size model, cold (first load of that model) and warm.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
   await page.waitForTimeout(1500); // the settings file is picked up
   const secondImage = Object.keys(boxes)[1];
@@ -214,7 +218,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
   await screenshot(page, 'e2e-panel-mobilenet');
 
-  // 8. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
+  // 9. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
   for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
     fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
     await page.waitForTimeout(2000);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MessageType, type MapMessage, type MetricsMessage, type PredictionsMessage, type SanityMapMessage, type SanityResultMessage, type ToPanelMessage } from '../../src/shared/protocol';
+import { MessageType, type MapMessage, type MetricsMessage, type PredictionsMessage, type SanityMapMessage, type SanityResultMessage, type TcavResultMessage, type AttentionMapMessage, type AttentionTokenResultMessage, type ToPanelMessage } from '../../src/shared/protocol';
 import { argmax2d, resizeMap } from '../../src/shared/map-ops';
 import type { XaiLensApi } from '../../src/extension/extension';
 
@@ -267,5 +267,65 @@ describe('XAI Lens in VS Code', () => {
     const b = new Float32Array(mapBefore.data);
     const scale = Math.max(...b.map(Math.abs));
     assert.ok(scale > 0 && a.every((v, i) => Math.abs(v - b[i]) <= 1e-4 * scale), 'HiResCAM after the sanity check equals Grad-CAM before it');
+  });
+
+  it('Run TCAV on the demo experiment: the planted concept is significant for its class, the unrelated one is not, and the result is saved', async function () {
+    this.timeout(300_000);
+    const experiment = path.join(root, 'tcav', 'experiment.json');
+    const done = collect(experiment, (m) => m.type === MessageType.TcavResult || m.type === MessageType.Failed, 240_000);
+    await vscode.commands.executeCommand('xaiLens.runTcav', vscode.Uri.file(experiment));
+    const messages = await done;
+    const result = messages.find((m): m is TcavResultMessage => m.type === MessageType.TcavResult);
+    assert.ok(result, JSON.stringify(messages.find((m) => m.type === MessageType.Failed)));
+    const r = result.result;
+    assert.equal(r.target.label, 'square');
+    assert.ok(messages.some((m) => m.type === MessageType.TcavProgress), 'progress was reported');
+    for (const layer of r.layers) {
+      const striped = r.cells.find((c) => c.concept === 'striped' && c.layer === layer)!;
+      const dotted = r.cells.find((c) => c.concept === 'dotted' && c.layer === layer)!;
+      assert.ok(striped.mean >= 0.8 && striped.significant, `striped at ${layer}: ${striped.mean} p_adj ${striped.pAdjusted}`);
+      assert.ok(!dotted.significant, `dotted at ${layer}: ${dotted.mean} p_adj ${dotted.pAdjusted}`);
+    }
+    assert.ok(fs.existsSync(result.file) && result.saved.some((x) => x.file === result.file), 'saved beside the experiment');
+    assert.ok(api.tcavPanelFor(experiment), 'the TCAV panel is open');
+  });
+
+  it('Show Attention: the token model opens the head/model-view panel with every layer; a ViT image gets a rollout map over its patches', async function () {
+    this.timeout(180_000);
+    const config = vscode.workspace.getConfiguration('xaiLens');
+    const before = config.get<string>('modelPath');
+    try {
+      const tokenModel = path.join(root, 'models', 'token-marker', 'model.json');
+      await config.update('modelPath', 'models/token-marker/model.json', vscode.ConfigurationTarget.Workspace);
+      const tokens = collect(tokenModel, (m) => m.type === MessageType.AttentionTokenResult || m.type === MessageType.Failed, 90_000);
+      await vscode.commands.executeCommand('xaiLens.showAttention');
+      const got = await tokens;
+      const result = got.find((m): m is AttentionTokenResultMessage => m.type === MessageType.AttentionTokenResult);
+      assert.ok(result, JSON.stringify(got.find((m) => m.type === MessageType.Failed)));
+      assert.ok(api.attentionPanelFor(tokenModel), 'the token attention panel is open');
+      const strings = result.tokens[0];
+      assert.ok(strings.includes('needle'), `the example has the marker: ${strings.join(' ')}`);
+      assert.equal(result.probabilities.length, result.layers.length);
+      assert.equal(result.predictions?.[0].label, 'present');
+
+      // The ViT: its image's explain panel answers an attention request with a map over the 4×4 patches.
+      await config.update('modelPath', 'models/tiny-vit/model.json', vscode.ConfigurationTarget.Workspace);
+      const image = path.join(root, 'vit-images', 'cross-1.png');
+      await vscode.commands.executeCommand('xaiLens.showAttention', vscode.Uri.file(image));
+      const panel = api.panelFor(image);
+      assert.ok(panel, 'Show Attention on an image opens its explain panel');
+      await quiet(image);
+      const map = collect(image, (m) => (m.type === MessageType.AttentionMap || m.type === MessageType.Failed) && 'requestId' in m && m.requestId === 701, 90_000);
+      void panel.onMessage({ type: MessageType.Attention, requestId: 701, mode: 'rollout', fusion: 'mean', discardRatio: 0 });
+      const att = (await map).find((m): m is AttentionMapMessage => m.type === MessageType.AttentionMap);
+      assert.ok(att, 'an attention map arrives');
+      assert.deepEqual([att.height, att.width], [4, 4]);
+      const truth = JSON.parse(fs.readFileSync(path.join(root, 'vit-images', 'patches.json'), 'utf8')) as Record<string, { patch: number }>;
+      const values = new Float32Array(att.data);
+      const peak = values.indexOf(Math.max(...values));
+      assert.equal(peak, truth['cross-1.png'].patch, `the rollout peaks on the deciding patch (${JSON.stringify(Array.from(values, (v) => v.toFixed(3)))})`);
+    } finally {
+      await config.update('modelPath', before, vscode.ConfigurationTarget.Workspace);
+    }
   });
 });

@@ -6,10 +6,15 @@ export const COMMANDS = {
   installGpuBackend: 'xaiLens.installGpuBackend',
   showStatusMenu: 'xaiLens.showStatusMenu',
   runSanityCheck: 'xaiLens.runSanityCheck',
+  newTcavExperiment: 'xaiLens.newTcavExperiment',
+  runTcav: 'xaiLens.runTcav',
+  showAttention: 'xaiLens.showAttention',
 } as const;
 
 export const PANEL_VIEW_TYPE = 'xaiLens.explainPanel';
 export const SANITY_VIEW_TYPE = 'xaiLens.sanityPanel';
+export const TCAV_VIEW_TYPE = 'xaiLens.tcavPanel';
+export const ATTENTION_VIEW_TYPE = 'xaiLens.attentionPanel';
 
 export const SETTINGS = {
   section: 'xaiLens',

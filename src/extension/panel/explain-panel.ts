@@ -21,6 +21,7 @@ import { COMMANDS } from '../commands/ids';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 import type { CachedModel } from '../model/model-cache';
+import { attentionInfo, attentionMapFor } from './attention-request';
 
 const DISPLAY_MAX_SIDE = 1024;
 const MAX_CACHED_MAPS = 64;
@@ -81,6 +82,10 @@ export class ExplainPanel implements vscode.Disposable {
       case MessageType.CopyNpy:
         await this.guard(() => this.copyNpy(m.method));
         return;
+      case MessageType.Attention:
+        this.state = { ...this.state, attention: { open: true, mode: m.mode, fusion: m.fusion, discardRatio: m.discardRatio, layer: m.layer, head: m.head, query: m.query } };
+        await this.attention(m);
+        return;
       case MessageType.OpenSanityCheck:
         await vscode.commands.executeCommand(COMMANDS.runSanityCheck, vscode.Uri.file(this.state.imagePath));
         return;
@@ -122,6 +127,7 @@ export class ExplainPanel implements vscode.Disposable {
   private async sendInit(model: CachedModel, display: { data: Uint8Array; width: number; height: number }): Promise<void> {
     const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
     const { adapter } = model;
+    const attention = attentionInfo(await this.services.attentionModels.get(model.file).catch(() => undefined));
     this.post({
       type: MessageType.Init,
       state: { ...this.state, metrics: this.state.metrics ?? this.services.metricsByDefault() },
@@ -141,7 +147,27 @@ export class ExplainPanel implements vscode.Disposable {
       defaultLayer: adapter.defaultLayer(),
       methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: whyNotApplicable(e, adapter, this.state.layer) })),
       defaultMethods: this.services.defaultMethods(),
+      ...(attention ? { attention } : {}),
     });
+  }
+
+  /** Shows the Attention tab (XAI Lens: Show Attention on an image whose panel is open). */
+  async showAttention(): Promise<void> {
+    this.state = { ...this.state, attention: { mode: 'rollout', fusion: 'mean', discardRatio: 0, ...this.state.attention, open: true } };
+    await this.init();
+  }
+
+  /** One attention map of the image (the Attention tab of ViT-like models). */
+  private async attention(m: Extract<FromPanelMessage, { type: MessageType.Attention }>): Promise<void> {
+    try {
+      await this.withModel(async (model) => {
+        const am = await this.services.attentionModels.get(model.file);
+        if (!am) throw new UserError(`${model.name} has no attention layers`);
+        this.post(await attentionMapFor(am, this.state.imagePath, this.services.preprocessFor(model), m));
+      });
+    } catch (err) {
+      this.fail(m.requestId, err);
+    }
   }
 
   /** Recomputes after the model's files changed (a new checkpoint). */

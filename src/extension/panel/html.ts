@@ -2,7 +2,10 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 
-export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, view: 'explain' | 'sanity' = 'explain'): string {
+/** Which page the shared webview bundle draws. */
+export type PanelView = 'explain' | 'sanity' | 'tcav' | 'attention';
+
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, view: PanelView = 'explain'): string {
   const nonce = randomBytes(16).toString('base64');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
@@ -34,7 +37,7 @@ export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, tit
  * Sets up a panel's webview: scripts on, resources only from the extension's dist/ and media/,
  * the XAI Lens icon, the title, and the page for `view`.
  */
-export function setUpWebviewPanel(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, title: string, view: 'explain' | 'sanity'): void {
+export function setUpWebviewPanel(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, title: string, view: PanelView): void {
   panel.webview.options = {
     enableScripts: true,
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],

@@ -12,9 +12,12 @@ import { ModelCache, type CachedModel } from '../model/model-cache';
 import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
 import { resolveModelPath } from '../commands/model-choice';
 import { colormapSetting, defaultMethodsSetting, faithfulnessSetting, preprocessSetting, topKSetting } from '../commands/settings';
-import { PANEL_VIEW_TYPE, SANITY_VIEW_TYPE, SETTINGS } from '../commands/ids';
-import type { PanelViewState, SanityViewState } from '../../shared/protocol';
+import { ATTENTION_VIEW_TYPE, PANEL_VIEW_TYPE, SANITY_VIEW_TYPE, SETTINGS, TCAV_VIEW_TYPE } from '../commands/ids';
+import type { AttentionTokenViewState, PanelViewState, SanityViewState, TcavViewState } from '../../shared/protocol';
 import { DEFAULT_SANITY_METHODS, SanityPanel } from './sanity-panel';
+import { TcavPanel } from './tcav-panel';
+import { AttentionModelCache } from '../attention/attention-cache';
+import { AttentionPanel } from './attention-panel';
 import type { Explainer } from '../explain/explainer';
 import type { PreprocessPreset } from '../image/preprocess';
 
@@ -23,8 +26,11 @@ const CHECKPOINT_DEBOUNCE_MS = 1500;
 
 export class PanelManager implements PanelServices, vscode.Disposable {
   readonly models = new ModelCache();
+  readonly attentionModels = new AttentionModelCache();
   private readonly panels = new Map<string, ExplainPanel>();
   private readonly sanityPanels = new Set<SanityPanel>();
+  private readonly tcavPanels = new Set<TcavPanel>();
+  private readonly attentionPanels = new Set<AttentionPanel>();
   private readonly posted = new vscode.EventEmitter<PostedMessage>();
   private readonly errors = new vscode.EventEmitter<string>();
   private readonly watchers = new Map<string, vscode.Disposable>();
@@ -58,26 +64,53 @@ export class PanelManager implements PanelServices, vscode.Disposable {
           this.adoptSanity(panel, { ...this.sanityDefaults(s.images), ...s } as SanityViewState);
         },
       }),
+      vscode.window.registerWebviewPanelSerializer(TCAV_VIEW_TYPE, {
+        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
+          const s = state as Partial<TcavViewState> | undefined;
+          if (!s?.experiment) {
+            panel.dispose();
+            return;
+          }
+          this.adoptTcav(panel, { magnitude: false, compare: [], ...s } as TcavViewState);
+        },
+      }),
+      vscode.window.registerWebviewPanelSerializer(ATTENTION_VIEW_TYPE, {
+        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
+          const s = state as Partial<AttentionTokenViewState> | undefined;
+          if (!s?.model) {
+            panel.dispose();
+            return;
+          }
+          this.adoptAttention(panel, { texts: [], view: 'head', ...s } as AttentionTokenViewState);
+        },
+      }),
       this.posted,
       this.errors,
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.modelPath}`)) this.modelPath = undefined;
         // Models hold their weights on the backend they were loaded on.
-        if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.backend}`)) this.models.clear();
+        if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.backend}`)) {
+          this.models.clear();
+          this.attentionModels.clear();
+        }
       }),
     );
   }
 
   /** Opens (or reveals) the panel for an image beside the active editor. */
-  open(image: vscode.Uri): ExplainPanel {
+  open(image: vscode.Uri, opts: { attention?: boolean } = {}): ExplainPanel {
     const key = image.fsPath;
     const existing = this.panels.get(key);
     if (existing) {
       existing.panel.reveal(vscode.ViewColumn.Beside, true);
+      if (opts.attention) void existing.showAttention();
       return existing;
     }
     const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Explain: ${path.basename(key)}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
-    return this.adopt(panel, { imagePath: key, colormap: colormapSetting(), opacity: 0.5 });
+    return this.adopt(panel, {
+      imagePath: key, colormap: colormapSetting(), opacity: 0.5,
+      ...(opts.attention ? { attention: { open: true, mode: 'rollout', fusion: 'mean', discardRatio: 0 } } : {}),
+    });
   }
 
   private adopt(panel: vscode.WebviewPanel, state: PanelViewState): ExplainPanel {
@@ -104,6 +137,48 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     return p;
   }
 
+  /** Opens (or reveals) the TCAV panel of an experiment file. */
+  openTcav(experiment: vscode.Uri): TcavPanel {
+    const existing = this.tcavPanelFor(experiment.fsPath);
+    if (existing) {
+      existing.panel.reveal(vscode.ViewColumn.Beside, false);
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(TCAV_VIEW_TYPE, 'TCAV', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false });
+    return this.adoptTcav(panel, { experiment: experiment.fsPath, magnitude: false, compare: [] });
+  }
+
+  private adoptTcav(panel: vscode.WebviewPanel, state: TcavViewState): TcavPanel {
+    const p = new TcavPanel(panel, state, this, (x) => this.tcavPanels.delete(x));
+    this.tcavPanels.add(p);
+    return p;
+  }
+
+  /** Opens (or reveals) the token-attention panel of a model. */
+  openAttention(modelFile: string): AttentionPanel {
+    const existing = this.attentionPanelFor(modelFile);
+    if (existing) {
+      existing.panel.reveal(vscode.ViewColumn.Beside, false);
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(ATTENTION_VIEW_TYPE, 'Attention', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false });
+    return this.adoptAttention(panel, { model: modelFile, texts: [], view: 'head' });
+  }
+
+  private adoptAttention(panel: vscode.WebviewPanel, state: AttentionTokenViewState): AttentionPanel {
+    const p = new AttentionPanel(panel, state, this, (x) => this.attentionPanels.delete(x));
+    this.attentionPanels.add(p);
+    return p;
+  }
+
+  attentionPanelFor(modelFile: string): AttentionPanel | undefined {
+    return [...this.attentionPanels].find((p) => p.model === modelFile);
+  }
+
+  tcavPanelFor(experiment: string): TcavPanel | undefined {
+    return [...this.tcavPanels].find((p) => p.experiment === experiment);
+  }
+
   /** The newest sanity panel whose first image is `imagePath`. */
   sanityPanelFor(imagePath: string): SanityPanel | undefined {
     return [...this.sanityPanels].reverse().find((p) => p.images[0] === imagePath);
@@ -126,6 +201,12 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     this.watch(file);
     this.modelPath = file;
     return file;
+  }
+
+  /** Makes `file` the workspace's model now (the setting is written by the caller). */
+  useModel(file: string): void {
+    this.watch(file);
+    this.modelPath = file;
   }
 
   methodsFor(model: CachedModel, chosen?: readonly string[]): Explainer[] {
@@ -192,13 +273,17 @@ export class PanelManager implements PanelServices, vscode.Disposable {
   /** Drops loaded models (after a backend switch) so they reload on the new backend. */
   reloadModels(): void {
     this.models.clear();
+    this.attentionModels.clear();
   }
 
   dispose(): void {
     for (const p of [...this.panels.values()]) p.dispose();
     for (const p of [...this.sanityPanels]) p.dispose();
+    for (const p of [...this.tcavPanels]) p.dispose();
+    for (const p of [...this.attentionPanels]) p.dispose();
     for (const w of this.watchers.values()) w.dispose();
     this.models.dispose();
+    this.attentionModels.clear();
     this.disposables.forEach((d) => d.dispose());
   }
 }

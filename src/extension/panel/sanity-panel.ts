@@ -8,50 +8,35 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { MessageType, type FromPanelMessage, type SanityViewState, type ToPanelMessage } from '../../shared/protocol';
+import { MessageType, type FromPanelMessage, type SanityViewState } from '../../shared/protocol';
 import { UserError } from '../../shared/errors';
 import { EXPLAINERS, explainerById, whyNotApplicable } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
 import { loadModel, type LoadedModel } from '../model/load';
 import { runSanityCheck } from '../sanity/run-sanity';
 import { findModelFiles } from '../commands/model-choice';
-import { setUpWebviewPanel } from './html';
-import { reportFailure } from './failure';
+import { PanelBase } from './panel-base';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 
 /** The methods a new sanity check compares: the paper's contrast of a passing and a failing kind. */
 export const DEFAULT_SANITY_METHODS = ['gradient', 'gradcam', 'guidedbp'];
 
-export class SanityPanel implements vscode.Disposable {
+export class SanityPanel extends PanelBase {
   private run?: { id: number; abort: AbortController };
-  private disposed = false;
-  private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(
-    readonly panel: vscode.WebviewPanel,
-    private state: SanityViewState,
-    private readonly services: PanelServices,
-    private readonly onDispose: (p: SanityPanel) => void,
-  ) {
-    setUpWebviewPanel(panel, services.context.extensionUri, `Sanity check: ${path.basename(state.images[0])}${state.images.length > 1 ? ` +${state.images.length - 1}` : ''}`, 'sanity');
-    this.disposables.push(
-      panel.webview.onDidReceiveMessage((m: FromPanelMessage) => this.onMessage(m)),
-      panel.onDidDispose(() => this.dispose()),
-    );
+  constructor(panel: vscode.WebviewPanel, private state: SanityViewState, services: PanelServices, onDispose: (p: SanityPanel) => void) {
+    super(panel, services, 'sanity', `Sanity check: ${path.basename(state.images[0])}${state.images.length > 1 ? ` +${state.images.length - 1}` : ''}`, onDispose as (p: PanelBase) => void);
   }
 
   get images(): string[] {
     return this.state.images;
   }
 
-  post(message: ToPanelMessage): void {
-    if (this.disposed) return;
-    void this.panel.webview.postMessage(message);
-    this.services.onDidPost({ imagePath: this.state.images[0], message });
+  protected get subject(): string {
+    return this.state.images[0];
   }
 
-  /** Handles a message from the webview (also used by tests to act as the webview). */
   async onMessage(m: FromPanelMessage): Promise<void> {
     switch (m.type) {
       case MessageType.Ready:
@@ -93,7 +78,7 @@ export class SanityPanel implements vscode.Disposable {
         });
       });
     } catch (err) {
-      this.fail(undefined, err);
+      this.report(undefined, err);
     }
   }
 
@@ -166,7 +151,7 @@ export class SanityPanel implements vscode.Disposable {
       });
       if (this.run === run) this.post({ type: MessageType.SanityResult, requestId, result, ms: performance.now() - t0 });
     } catch (err) {
-      if (this.run === run) this.fail(requestId, err);
+      if (this.run === run) this.report(requestId, err);
     } finally {
       progress.done();
       model?.adapter.dispose();
@@ -175,16 +160,11 @@ export class SanityPanel implements vscode.Disposable {
     }
   }
 
-  private fail(requestId: number | undefined, err: unknown): void {
-    reportFailure(err, requestId, (m) => this.post(m), (message) => this.services.showError(message), `Sanity check of ${path.basename(this.state.images[0])}`);
+  private report(requestId: number | undefined, err: unknown): void {
+    this.fail(requestId, err, `Sanity check of ${path.basename(this.state.images[0])}`);
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected override stop(): void {
     this.run?.abort.abort();
-    this.onDispose(this);
-    this.disposables.forEach((d) => d.dispose());
-    this.panel.dispose();
   }
 }

@@ -6,6 +6,7 @@ import type { Explainer } from '../explain/explainer';
 import type { PreprocessPreset } from '../image/preprocess';
 import type { ToPanelMessage } from '../../shared/protocol';
 import type { ExplainPanel } from './explain-panel';
+import type { AttentionModelCache } from '../attention/attention-cache';
 
 export interface PostedMessage {
   imagePath: string;
@@ -16,6 +17,8 @@ export interface PanelServices {
   readonly context: vscode.ExtensionContext;
   readonly backend: BackendController;
   readonly models: ModelCache;
+  /** Attention views of the same model files (a separate load: they read attention through hooks). */
+  readonly attentionModels: AttentionModelCache;
   resolveModelPath(): Promise<string>;
   /** The methods to run: the panel's choice (else the setting's), where they apply to the model. */
   methodsFor(model: CachedModel, wanted?: readonly string[]): Explainer[];

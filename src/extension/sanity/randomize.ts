@@ -9,6 +9,13 @@
  * its own. Blocks are listed from the logits down, in reverse execution order of the model
  * adapter's program (nested models expanded, names as the adapter shows them).
  *
+ * Transformers / ViTs: each MultiHeadAttention layer is a block (its query, key, value and
+ * output kernels and biases, from the layer's kernel / bias initializers), and so is each
+ * LayerNormalization (gamma, beta; it normalises the residual sum, not the attention output
+ * alone, so it joins no block) and each ViT layer with a weight: ClassToken's `cls` and
+ * AddPositionEmbs' `pos_embedding` name no initializer in their config and get the truncated
+ * normal with the trained weight's mean and spread (initializers.ts).
+ *
  * The model adapter reads weights and folds batch norms at call time (layer-ops.ts), so after a
  * re-initialisation the same adapter computes with the new weights: nothing is rebuilt or
  * reloaded per step.

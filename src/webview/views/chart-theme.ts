@@ -1,10 +1,13 @@
 /**
- * Chart.js set up once for the panels: the line-chart parts both charts use, and the colours and
- * font of the current VS Code theme (read from its CSS variables when a chart is made).
+ * Chart.js set up once for the panels: the line-chart parts the explain and sanity charts use,
+ * the bars with error bars of the TCAV chart (chartjs-chart-error-bars, on a category axis), and
+ * the colours and font of the current VS Code theme (read from its CSS variables when a chart is
+ * made).
  */
-import { Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Title, Tooltip } from 'chart.js';
+import { CategoryScale, Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Title, Tooltip } from 'chart.js';
+import { BarWithErrorBar, BarWithErrorBarsController } from 'chartjs-chart-error-bars';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Title, Tooltip, Filler);
+Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Title, Tooltip, Filler, BarWithErrorBarsController, BarWithErrorBar, CategoryScale);
 
 export { Chart };
 

@@ -1,7 +1,7 @@
 /** A tiny helper for building DOM without innerHTML (no injection from labels or file names). */
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
-  props: Partial<Record<string, string | number | boolean>> = {},
+  props?: Partial<Record<string, string | number | boolean>>,
   ...children: (Node | string | null | undefined)[]
 ): HTMLElementTagNameMap[K];
 export function h(tag: string, props?: Partial<Record<string, string | number | boolean>>, ...children: (Node | string | null | undefined)[]): HTMLElement;

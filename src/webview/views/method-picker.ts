@@ -11,6 +11,7 @@ const FAMILY_TITLES: Record<MethodFamily, string> = {
   gradient: 'Gradients',
   perturbation: 'Perturbation',
   reference: 'Reference',
+  attention: 'Attention',
 };
 
 type Checkbox = HTMLElement & { checked: boolean; disabled: boolean };
@@ -45,5 +46,5 @@ export function renderMethodPicker(
         return el;
       }));
   });
-  container.replaceChildren(...groups.filter((g): g is HTMLElement => g !== null));
+  container.replaceChildren(...groups.filter((g): g is HTMLFieldSetElement => g !== null));
 }
