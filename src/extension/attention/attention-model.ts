@@ -15,6 +15,7 @@ import { fsLoadHandler, readModelJson, resolveModelJson } from '../model/fs-io';
 import { readModelMetadata } from '../model/metadata';
 import { withNormalizedKerasTopology } from '../model/layers/keras-topology';
 import { MultiHeadAttention } from '../model/layers/multi-head-attention';
+import '../model/layers/vit-layers';
 import { LayersProgram } from '../model/layers-program';
 import { applyHead } from '../model/targets';
 import type { PreprocessPreset } from '../image/preprocess';

@@ -7,6 +7,9 @@ import { fsLoadHandler, readModelJson, resolveModelJson } from './fs-io';
 import { readModelMetadata } from './metadata';
 import { LayersModelAdapter } from './layers-adapter';
 import { GraphModelAdapter } from './graph-adapter';
+import { withNormalizedKerasTopology } from './layers/keras-topology';
+import './layers/multi-head-attention';
+import './layers/vit-layers';
 import type { ModelAdapter } from './types';
 import type { PreprocessPreset } from '../image/preprocess';
 
@@ -54,7 +57,7 @@ export async function loadModel(modelPath: string, opts: LoadOptions = {}): Prom
   let adapter: ModelAdapter;
   try {
     if (format === 'layers-model') {
-      const model = await tfl.loadLayersModel(fsLoadHandler(file), { strict: true });
+      const model = await tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file)), { strict: true });
       adapter = new LayersModelAdapter(model, opts.inputSize);
     } else {
       const model = await loadGraphModel(fsLoadHandler(file));
