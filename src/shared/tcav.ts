@@ -64,7 +64,7 @@ export interface TcavCell {
   significant: boolean;
 }
 
-/** Random-vs-random scores at one layer: the null distribution every concept is tested against. */
+/** Random-vs-random scores at one layer (run r: random set r − 1 against random set r): the null every concept is tested against. */
 export interface TcavRandomBaseline {
   layer: string;
   scores: number[];

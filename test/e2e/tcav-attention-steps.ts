@@ -22,14 +22,17 @@ async function viewFrame(page: Page, view: string, image?: string, timeoutMs = 9
   }
 }
 
+const dataset = (frame: Frame) => frame.evaluate(() => ({ ...(globalThis as unknown as { document: { body: { dataset: Dataset } } }).document.body.dataset }));
+
+/** Polls the panel body's data attributes until `test` holds (the webview's CSP forbids evaluating strings). */
 async function waitForData(frame: Frame, test: (d: Dataset) => boolean, what: string, timeoutMs: number): Promise<Dataset> {
-  try {
-    await frame.waitForFunction(`(${test.toString()})(document.body.dataset)`, undefined, { timeout: timeoutMs, polling: 200 });
-  } catch (err) {
-    const d = await frame.evaluate(() => ({ ...(globalThis as unknown as { document: { body: { dataset: Dataset } } }).document.body.dataset }));
-    throw new Error(`${(err as Error).message.split('\n')[0]} waiting for ${what}; body data: ${JSON.stringify(d)}`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = await dataset(frame);
+    if (test(d)) return d;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; body data: ${JSON.stringify(d)}`);
+    await frame.page().waitForTimeout(250);
   }
-  return frame.evaluate(() => ({ ...(globalThis as unknown as { document: { body: { dataset: Dataset } } }).document.body.dataset }));
 }
 
 /** Picks the quick-pick item whose label is `label` (the quick pick an extension shows). */

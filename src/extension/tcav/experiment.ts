@@ -30,7 +30,7 @@ export interface ResolvedExperiment {
   target: string | number;
   classImages: string[];
   concepts: ConceptSet[];
-  /** runs + 1 sets: set 0 is the "random concept" of the random-vs-random null, 1..runs the counterexamples. */
+  /** runs + 1 sets: concept runs use sets 1..runs as counterexamples; the null's run r trains set r − 1 against set r. */
   randomSets: string[][];
   relative: [string, string][];
   layers: string[];

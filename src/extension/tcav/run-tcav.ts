@@ -2,7 +2,7 @@
  * Runs a TCAV experiment (Kim et al. 2018) on a loaded model: activations and class-logit
  * gradients through the on-disk cache, per layer and run a CAV (concept vs random set i, or
  * concept A vs concept B), TCAV scores from the directional derivatives, random-vs-random scores
- * as the null, Welch's two-sided t-test per concept and layer, Bonferroni across them.
+ * (each run a different pair of random sets) as the null, Welch's two-sided t-test per concept and layer, Bonferroni across them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -145,7 +145,11 @@ export async function runTcav(opts: RunTcavOptions): Promise<TcavResult> {
     };
 
     const layerSeed = exp.seed * 1_000_003 + nameSeed(layer) * 7;
-    const baseRuns = await runCavs('random vs random', (r) => [acts(layer, exp.randomSets[0]), acts(layer, exp.randomSets[r])], layerSeed);
+    // The null: run r trains random set r − 1 against random set r. The "concept" side changes
+    // from run to run (as in Kim et al.'s library), so the null's spread includes how much one
+    // fixed set of images alone moves the scores; a fixed random "concept" would understate it
+    // and make unrelated concepts look significant.
+    const baseRuns = await runCavs('random vs random', (r) => [acts(layer, exp.randomSets[r - 1]), acts(layer, exp.randomSets[r])], layerSeed);
     const base = summary(baseRuns);
     random.push({ layer, scores: baseRuns.scores, mean: base.mean, std: base.std, cavAccuracy: base.cavAccuracy });
 
