@@ -11,22 +11,42 @@
  *
  *   demo/models/shapes-random-labels/{model.json, weights.bin, labels.txt, metadata.json}
  *
+ * and the attention demo models (attention-fixture.ts, data from attention-data.ts): a tiny ViT
+ * whose class is decided by one image patch, with sample images, and a token Transformer that
+ * looks for one word:
+ *
+ *   demo/models/tiny-vit/{model.json, weights.bin, labels.txt, metadata.json}
+ *   demo/vit-images/<class>-<n>.png and demo/vit-images/patches.json
+ *   demo/models/token-marker/{model.json, weights.bin, labels.txt, metadata.json}
+ *
+ * and the demo TCAV experiment (Kim et al. 2018; tcav-fixture.ts, data from tcav-data.ts): a
+ * small CNN trained on shapes where every square, and only squares, sits on stripes, with the
+ * experiment's class, concept (striped, dotted) and random images:
+ *
+ *   demo/tcav/{experiment.json, model/, class/, concepts/striped/, concepts/dotted/, random/}
+ *
  * Everything is seeded (data, initial weights, shuffling, the permutation), so a run on the same
  * backend gives the same models. Usage (from the repository root):
  *
- *   npm run fixtures                      full run on the wasm backend, both models (about 13 minutes)
+ *   npm run fixtures                      full run on the wasm backend, every part (about 19 minutes)
  *   node dist/fixtures.js --only main     the shapes model and the sample images only (about 6 minutes)
  *   node dist/fixtures.js --only random-labels
  *                                         the random-labels twin only (about 6 minutes); the
  *                                         shapes model and the images are left as they are
+ *   node dist/fixtures.js --only vit      the tiny ViT and its sample images only (about 4 minutes)
+ *   node dist/fixtures.js --only tokens   the token model only (under a minute)
+ *   node dist/fixtures.js --only tcav     the TCAV experiment only (about a minute)
  *   node dist/fixtures.js --quick         smoke test: a tiny run written to <tmpdir>/xai-lens-fixtures-quick
  *   node dist/fixtures.js --quick --backend cpu
  *                                         the same on the pure-JS backend, ~100× slower to train
  *                                         (its filter gradient is naive): a full run would take hours
  *
- * Options: --backend cpu|wasm, --quick, --only main|random-labels, --seed N, --out DIR,
+ * Options: --backend cpu|wasm, --quick, --only main|random-labels|vit|tokens|tcav, --seed N, --out DIR,
  * --epochs N, --twin-epochs N (the twin's epochs; default --epochs), --train N (training images),
- * --val N (validation images), --batch-size N, --lr X (peak Adam learning rate).
+ * --val N (validation images), --batch-size N, --lr X (peak Adam learning rate). The vit and
+ * tokens parts take --backend, --quick, --seed and --out; their training settings are their own
+ * (VIT_TRAINING and TOKEN_TRAINING in attention-fixture.ts). So does the tcav part (seed + 100;
+ * TCAV_TRAINING in tcav-fixture.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -37,19 +57,24 @@ import * as path from 'node:path';
 import { describeBackend, initBackend } from '../src/extension/backend/backends';
 import { fsLoadHandler, fsSaveHandler } from '../src/extension/model/fs-io';
 import { buildShapesNet, sigmoidTraining } from './models';
+import { makeTokenFixture, makeVitFixture } from './attention-fixture';
+import { makeTcavFixture } from './tcav-fixture';
 import { makeBackgroundImage, makeShapeBatch, makeShapeImage, mulberry32, SHAPE_CLASSES, shuffleInPlace, toUnit, type Box, type ShapeBatch } from './synthetic';
 
 const INPUT_SIZE = 64;
 const DEFAULT_SEED = 20240611;
 
-/** What a run makes: the shapes model (with the sample images) and its random-labels twin. */
-type Part = 'main' | 'random-labels';
-const PARTS: readonly Part[] = ['main', 'random-labels'];
+/**
+ * What a run makes: the shapes model (with the sample images), its random-labels twin, the tiny
+ * ViT (with its sample images), the token model and the TCAV experiment.
+ */
+type Part = 'main' | 'random-labels' | 'vit' | 'tokens' | 'tcav';
+const PARTS: readonly Part[] = ['main', 'random-labels', 'vit', 'tokens', 'tcav'];
 
 interface Options {
   backend: 'cpu' | 'wasm';
   quick: boolean;
-  /** The parts to make (default: both). */
+  /** The parts to make (default: all). */
   parts: Part[];
   seed: number;
   out: string;
@@ -442,17 +467,24 @@ export async function main(argv: string[]): Promise<void> {
   }
   console.log(`backend ${tf.getBackend()}, seed ${o.seed}${o.quick ? ', quick run' : ''}, making ${o.parts.join(' and ')}, output ${o.out}`);
 
-  // Separate streams, so changing the size of one set leaves the others as they are.
-  const t = Date.now();
-  const data = makeTrainingSet(o.seed, o.train);
-  const val = makeShapeBatch(mulberry32(o.seed + 1), o.val, INPUT_SIZE);
-  console.log(`generated ${data.labels.length} training (${o.train} with a shape) and ${o.val} validation images in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-
   const wrote: string[] = [];
-  // Each model is built, trained and checked from the seeds alone, so either can be made without
-  // the other and comes out the same.
-  if (o.parts.includes('main')) wrote.push(await makeMainModel(data, val, o));
-  if (o.parts.includes('random-labels')) wrote.push(await makeRandomLabelsTwin(data, val, o));
+  if (o.parts.includes('main') || o.parts.includes('random-labels')) {
+    // Separate streams, so changing the size of one set leaves the others as they are.
+    const t = Date.now();
+    const data = makeTrainingSet(o.seed, o.train);
+    const val = makeShapeBatch(mulberry32(o.seed + 1), o.val, INPUT_SIZE);
+    console.log(`generated ${data.labels.length} training (${o.train} with a shape) and ${o.val} validation images in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    // Each model is built, trained and checked from the seeds alone, so either can be made without
+    // the other and comes out the same.
+    if (o.parts.includes('main')) wrote.push(await makeMainModel(data, val, o));
+    if (o.parts.includes('random-labels')) wrote.push(await makeRandomLabelsTwin(data, val, o));
+  }
+  // The attention models have their own seeds (seed + 200, seed + 300) and data.
+  if (o.parts.includes('vit')) wrote.push(await makeVitFixture({ out: o.out, seed: o.seed, quick: o.quick }));
+  if (o.parts.includes('tokens')) wrote.push(await makeTokenFixture({ out: o.out, seed: o.seed, quick: o.quick }));
+  // The TCAV experiment has its own seed (seed + 100), data and training settings.
+  if (o.parts.includes('tcav')) wrote.push(await makeTcavFixture({ out: o.out, seed: o.seed, quick: o.quick }));
   console.log(`wrote ${wrote.join(' and ')} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
