@@ -1,7 +1,8 @@
 /**
  * TCAV's known answers on the demo's controlled experiment (demo/tcav: a model trained on data
  * where squares come with stripes): the planted concept "striped" scores ≥ 0.8 for "square" and
- * is significant at both layers; the unrelated concept "dotted" is not; and random-vs-random
+ * is significant at both layers; the unrelated concept "dotted" is not; relative TCAV of the two
+ * points the same way (and flips when the pair is swapped); and random-vs-random
  * scores of fresh random images, tested against another batch of them, are not significant in
  * ≥ 90% of seeds (the test's false-positive rate under the null).
  */
@@ -37,6 +38,23 @@ test('the planted concept is significant for its class at both layers; the unrel
     assert.ok(striped.mean >= 0.8, `striped at ${layer}: TCAV ${striped.mean}`);
     assert.ok(striped.significant, `striped at ${layer}: adjusted p ${striped.pAdjusted}`);
     assert.ok(!dotted.significant, `dotted at ${layer}: TCAV ${dotted.mean}, adjusted p ${dotted.pAdjusted}`);
+  }
+});
+
+test('relative TCAV: striped against dotted scores high for square, dotted against striped low (the CAV flips)', async () => {
+  const dir = path.join(tmp, 'relative');
+  fs.cpSync(DEMO, dir, { recursive: true, filter: (src) => !/[\\/](\.cache|results)$/.test(src) });
+  const file = path.join(dir, 'experiment.json');
+  fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), relative: [['striped', 'dotted'], ['dotted', 'striped']] }));
+  const exp = readExperiment(file);
+  const r = await runTcav({ experiment: exp, model, preprocess: 'unit', cacheDir: path.join(tmp, 'cache') });
+  assert.equal(r.tests, 4 * exp.layers.length);
+  for (const layer of exp.layers) {
+    const ab = r.cells.find((c) => c.concept === 'striped vs dotted' && c.layer === layer)!;
+    const ba = r.cells.find((c) => c.concept === 'dotted vs striped' && c.layer === layer)!;
+    assert.equal(ab.kind, 'relative');
+    assert.ok(ab.mean >= 0.8 && ab.significant, `striped vs dotted at ${layer}: ${ab.mean}, adjusted p ${ab.pAdjusted}`);
+    assert.ok(ba.mean <= 0.2, `dotted vs striped at ${layer}: ${ba.mean}`);
   }
 });
 
