@@ -72,23 +72,23 @@ export interface ShapeImageOptions {
   distractors?: number;
 }
 
-type Raster = Float32Array; // size × size × 3, values 0..255
+export type Raster = Float32Array; // size × size × 3, values 0..255
 
-function randomColor(rng: Rng): Rgb {
+export function randomColor(rng: Rng): Rgb {
   return [uniform(rng, 0, 256), uniform(rng, 0, 256), uniform(rng, 0, 256)];
 }
 
-function mix(a: Rgb, b: Rgb, t: number): Rgb {
+export function mix(a: Rgb, b: Rgb, t: number): Rgb {
   return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 }
 
-function smoothstep(x: number): number {
+export function smoothstep(x: number): number {
   const t = Math.min(1, Math.max(0, x));
   return t * t * (3 - 2 * t);
 }
 
 /** A scalar pattern in [0, 1] per pixel, mapped to colours afterwards. */
-type Pattern = (x: number, y: number) => number;
+export type Pattern = (x: number, y: number) => number;
 
 function stripes(rng: Rng, size: number): Pattern {
   const angle = uniform(rng, 0, Math.PI);
@@ -103,7 +103,7 @@ function stripes(rng: Rng, size: number): Pattern {
   };
 }
 
-function linearGradient(rng: Rng, size: number): Pattern {
+export function linearGradient(rng: Rng, size: number): Pattern {
   const angle = uniform(rng, 0, 2 * Math.PI);
   const c = Math.cos(angle);
   const s = Math.sin(angle);
@@ -111,7 +111,7 @@ function linearGradient(rng: Rng, size: number): Pattern {
   return (x, y) => 0.5 + ((x - h) * c + (y - h) * s) / (size * 1.42);
 }
 
-function radialGradient(rng: Rng, size: number): Pattern {
+export function radialGradient(rng: Rng, size: number): Pattern {
   const cx = uniform(rng, -0.2, 1.2) * size;
   const cy = uniform(rng, -0.2, 1.2) * size;
   const r = uniform(rng, 0.5, 1.5) * size;
@@ -188,7 +188,7 @@ function sortedDistances(img: Raster, size: number, region: Box, col: Rgb): Floa
   return d.sort();
 }
 
-function squaredDistance(a: Rgb, b: Rgb): number {
+export function squaredDistance(a: Rgb, b: Rgb): number {
   return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2;
 }
 
@@ -215,9 +215,9 @@ function contrastingColor(rng: Rng, img: Raster, size: number, region: Box, avoi
   return best;
 }
 
-type Point = [number, number];
+export type Point = [number, number];
 
-function insidePolygon(pts: Point[], x: number, y: number): boolean {
+export function insidePolygon(pts: Point[], x: number, y: number): boolean {
   let inside = false;
   for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
     const [xi, yi] = pts[i];

@@ -19,7 +19,10 @@
  * the seeded PRNG it is given, so the same seed always gives the same images.
  */
 
-import { mulberry32, randInt, SHAPE_CLASSES, uniform, type Rgb, type Rng, type ShapeClass } from './synthetic';
+import {
+  insidePolygon, linearGradient, mix, mulberry32, radialGradient, randInt, randomColor, SHAPE_CLASSES, smoothstep, squaredDistance, uniform,
+  type Pattern, type Point, type Raster, type Rgb, type Rng, type ShapeClass,
+} from './synthetic';
 
 export { mulberry32, SHAPE_CLASSES, type Rng, type ShapeClass };
 
@@ -38,36 +41,14 @@ export const RANDOM_SHAPE_RATE = 0.5;
 /** Label of a shape-free training image: a negative for every class. */
 export const NO_CLASS = -1;
 
-type Raster = Float32Array; // size × size × 3, values 0..255
-
-/** A scalar pattern in [0, 1] per pixel centre, mapped to colours afterwards. */
-type Pattern = (x: number, y: number) => number;
-
-function randomColor(rng: Rng): Rgb {
-  return [uniform(rng, 0, 256), uniform(rng, 0, 256), uniform(rng, 0, 256)];
-}
-
-function mix(a: Rgb, b: Rgb, t: number): Rgb {
-  return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
-}
-
-function distance2(a: Rgb, b: Rgb): number {
-  return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2;
-}
-
 /** A second colour at least `min` (RGB distance) away from `c`: the best of a few random ones. */
 function contrastTo(rng: Rng, c: Rgb, min: number): Rgb {
   let best = randomColor(rng);
-  for (let k = 0; k < 12 && distance2(best, c) < min * min; k++) {
+  for (let k = 0; k < 12 && squaredDistance(best, c) < min * min; k++) {
     const next = randomColor(rng);
-    if (distance2(next, c) > distance2(best, c)) best = next;
+    if (squaredDistance(next, c) > squaredDistance(best, c)) best = next;
   }
   return best;
-}
-
-function smoothstep(x: number): number {
-  const t = Math.min(1, Math.max(0, x));
-  return t * t * (3 - 2 * t);
 }
 
 /** Parallel stripes: random angle, period (3–9 px at 32 px), phase, sine or hard-edged profile. */
@@ -82,21 +63,6 @@ function stripePattern(rng: Rng, size: number): Pattern {
     const v = Math.sin(((x * c + y * s) / period) * 2 * Math.PI + phase);
     return hard ? smoothstep(v * 3 + 0.5) : 0.5 + 0.5 * v;
   };
-}
-
-function linearGradient(rng: Rng, size: number): Pattern {
-  const angle = uniform(rng, 0, 2 * Math.PI);
-  const c = Math.cos(angle);
-  const s = Math.sin(angle);
-  const h = size / 2;
-  return (x, y) => 0.5 + ((x - h) * c + (y - h) * s) / (size * 1.42);
-}
-
-function radialGradient(rng: Rng, size: number): Pattern {
-  const cx = uniform(rng, -0.2, 1.2) * size;
-  const cy = uniform(rng, -0.2, 1.2) * size;
-  const r = uniform(rng, 0.5, 1.5) * size;
-  return (x, y) => Math.min(1, Math.hypot(x - cx, y - cy) / r);
 }
 
 /**
@@ -249,18 +215,6 @@ function meanColor(img: Raster): Rgb {
 /** Largest tilt of squares and triangles from upright, in radians. */
 const MAX_TILT = (15 * Math.PI) / 180;
 
-type Point = [number, number];
-
-function insidePolygon(pts: Point[], x: number, y: number): boolean {
-  let inside = false;
-  for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
-    const [xi, yi] = pts[i];
-    const [xj, yj] = pts[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
-
 interface ShapeGeometry {
   inside: (x: number, y: number) => boolean;
   /** Pixel bounds [x0, y0, x1, y1). */
@@ -310,7 +264,7 @@ function contrastingColor(rng: Rng, img: Raster, size: number, box: [number, num
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
         const i = (y * size + x) * 3;
-        d.push(distance2([img[i], img[i + 1], img[i + 2]], col));
+        d.push(squaredDistance([img[i], img[i + 1], img[i + 2]], col));
       }
     }
     d.sort((a, b) => a - b);

@@ -21,6 +21,23 @@ export function randomizeWeights(model: tfl.LayersModel, seed: number): void {
   }
 }
 
+/** Seeded weights for every layer of a Transformer (LayerNormalization's gamma around 1), the tensors freed. */
+export function seedTransformerWeights(model: tfl.LayersModel, seed: number): void {
+  let s = seed;
+  for (const layer of model.layers) {
+    const ws = layer.getWeights();
+    if (ws.length === 0) continue;
+    const isNorm = layer.getClassName() === 'LayerNormalization';
+    const fresh = ws.map((w, i) => {
+      const v = seededArray(w.size, s++);
+      return tf.tensor(isNorm && i === 0 ? v.map((x) => 1 + 0.3 * x) : v.map((x) => 0.7 * x), w.shape);
+    });
+    layer.setWeights(fresh);
+    tf.dispose(fresh);
+  }
+}
+
+
 /** [4,4,3] → Flatten → Dense(5): input gradient of logit k is kernel[:, k]. */
 export function linearModel(head: 'softmax' | 'linear' = 'softmax'): tfl.LayersModel {
   const m = tfl.sequential({

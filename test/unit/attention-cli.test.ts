@@ -23,6 +23,7 @@ import { loadModelInput } from '../../src/extension/image/decode';
 import { preprocess } from '../../src/extension/image/preprocess';
 import { decodeNpy } from '../../src/extension/image/npy';
 import { assertClose, seededArray, useBackend } from '../helpers/tf-test';
+import { seedTransformerWeights } from '../helpers/models';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
@@ -33,21 +34,6 @@ const VOCAB = ['[PAD]', 'the', 'cat', 'dog', 'sat', 'on', 'mat', 'a', 'ran', 'fa
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function seedWeights(model: tfl.LayersModel, seed: number): void {
-  let s = seed;
-  for (const layer of model.layers) {
-    const ws = layer.getWeights();
-    if (ws.length === 0) continue;
-    const isNorm = layer.getClassName() === 'LayerNormalization';
-    const fresh = ws.map((w, i) => {
-      const v = seededArray(w.size, s++);
-      return tf.tensor(isNorm && i === 0 ? v.map((x) => 1 + 0.3 * x) : v.map((x) => 0.7 * x), w.shape);
-    });
-    layer.setWeights(fresh);
-    tf.dispose(fresh);
-  }
 }
 
 /** 16×16×3 → 4×4 patches of 8 features → 2 × (self-attention, 2 heads + Add + LayerNormalization) → GAP → Dense softmax 3. */
@@ -63,7 +49,7 @@ function tinyVit(): tfl.LayersModel {
   x = tfl.layers.globalAveragePooling1d({ name: 'gap' }).apply(x) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'pred' }).apply(x) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
-  seedWeights(model, 5);
+  seedTransformerWeights(model, 5);
   return model;
 }
 
@@ -75,7 +61,7 @@ function tokenModel(): tfl.LayersModel {
   const g = tfl.layers.globalAveragePooling1d({ name: 'gap' }).apply(a) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 2, activation: 'softmax', name: 'pred' }).apply(g) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out });
-  seedWeights(model, 9);
+  seedTransformerWeights(model, 9);
   return model;
 }
 

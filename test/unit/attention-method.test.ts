@@ -28,6 +28,7 @@ import { randomizableBlocks } from '../../src/extension/sanity/randomize';
 import { UserError } from '../../src/shared/errors';
 import { writeGraphModel } from '../helpers/graph-model';
 import { assertClose, assertNoLeak, seededArray, useBackend } from '../helpers/tf-test';
+import { seedTransformerWeights } from '../helpers/models';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-attention-method-'));
@@ -45,22 +46,6 @@ before(async () => {
   }
 });
 
-/** Seeded weights for every layer (LayerNormalization's gamma around 1), the tensors freed. */
-function seedWeights(model: tfl.LayersModel, seed: number): void {
-  let s = seed;
-  for (const layer of model.layers) {
-    const ws = layer.getWeights();
-    if (ws.length === 0) continue;
-    const isNorm = layer.getClassName() === 'LayerNormalization';
-    const fresh = ws.map((w, i) => {
-      const v = seededArray(w.size, s++);
-      return tf.tensor(isNorm && i === 0 ? v.map((x) => 1 + 0.3 * x) : v.map((x) => 0.7 * x), w.shape);
-    });
-    layer.setWeights(fresh);
-    tf.dispose(fresh);
-  }
-}
-
 /**
  * Input 16×16×3 → Conv2D 4×4 stride 4 (the patch embedding) → Reshape [16, 8] → 2 × (self-
  * attention, 2 heads of key_dim 4, + residual Add + LayerNormalization) → GAP 1D → Dense softmax 3.
@@ -77,7 +62,7 @@ export function tinyVit(seed = 5): tfl.LayersModel {
   x = tfl.layers.globalAveragePooling1d({ name: 'gap' }).apply(x) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'pred' }).apply(x) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out, name: 'tiny_vit' });
-  seedWeights(model, seed);
+  seedTransformerWeights(model, seed);
   return model;
 }
 
@@ -95,7 +80,7 @@ function clsVit(seed = 21): tfl.LayersModel {
   x = new ExtractToken({ name: 'cls' }).apply(x) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'pred' }).apply(x) as tfl.SymbolicTensor;
   const model = tfl.model({ inputs: input, outputs: out, name: 'cls_vit' });
-  seedWeights(model, seed);
+  seedTransformerWeights(model, seed);
   return model;
 }
 
