@@ -22,7 +22,6 @@ import { autoBatchSize } from '../src/extension/explain/batch-size';
 import type { PreprocessPreset } from '../src/extension/image/preprocess';
 import { runSanityCheck, type SanityMapEvent } from '../src/extension/sanity/run-sanity';
 import { loadSanityInputs } from '../src/extension/sanity/inputs';
-import { layersModelOf, randomizableBlocks } from '../src/extension/sanity/randomize';
 import { MapReference } from '../src/extension/sanity/similarity';
 import { buildMobileNetV2 } from './mobilenet-v2';
 import { fmt, medianMs, ratio } from './timing';
@@ -90,7 +89,9 @@ async function similarityMs(maps: readonly SanityMapEvent[]): Promise<number> {
 }
 
 async function benchModel(name: string, model: LoadedModel, image: string, preset: PreprocessPreset, pairs: number): Promise<string[]> {
-  const steps = randomizableBlocks(layersModelOf(model.adapter)).length + 1;
+  const randomizer = model.adapter.randomizer();
+  if (typeof randomizer === 'string') throw new Error(randomizer);
+  const steps = randomizer.blocks.length + 1;
   let fixed = Infinity;
   let cascade = { total: Infinity, methods: Infinity };
   const maps: SanityMapEvent[] = [];
@@ -120,7 +121,7 @@ export async function benchSanity(reps = 3): Promise<string[]> {
     const image = path.join(dir, 'noise.png');
     const px = Buffer.from(Float32Array.from({ length: 224 * 224 * 3 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1).map((v) => Math.abs(v) * 255));
     await sharp(px, { raw: { width: 224, height: 224, channels: 3 } }).png().toFile(image);
-    const mobilenet: LoadedModel = { adapter: new LayersModelAdapter(buildMobileNetV2()), file: 'mobilenet-v2', name: 'mobilenet-v2', format: 'layers-model', warnings: [] };
+    const mobilenet: LoadedModel = { adapter: new LayersModelAdapter(buildMobileNetV2()), file: 'mobilenet-v2', name: 'mobilenet-v2', format: 'tfjs-layers', formatLabel: 'TensorFlow.js layers model', warnings: [] };
     lines.push(...await benchModel('MobileNetV2 224×224', mobilenet, image, 'symmetric', Math.min(reps, 2)));
     mobilenet.adapter.dispose();
     const root = repoRoot();

@@ -12,7 +12,8 @@ import { UserError } from '../shared/errors';
 import { ATTENTION_MODES, type AttentionLayerInfo, type AttentionMode, type HeadFusion } from '../shared/attention';
 import type { ColormapName } from '../shared/colormaps';
 import { describeBackend, initBackend } from '../extension/backend/backends';
-import { loadAttentionModel, type AttentionCapture, type AttentionModel, type ModelInput } from '../extension/attention/attention-model';
+import type { AttentionCapture, AttentionModel, ModelInput } from '../extension/attention/attention-model';
+import { loadAttentionModel } from '../extension/attention/load-attention';
 import { attentionImageMap } from '../extension/attention/image-maps';
 import { gradRollout, rollout } from '../extension/attention/rollout';
 import { parseTokens, type ParsedTokens } from '../extension/attention/tokens';
@@ -25,7 +26,7 @@ import { preprocess, type PreprocessPreset } from '../extension/image/preprocess
 import { renderOverlayPng } from '../extension/image/overlay';
 import { parseBackend, parseColormap, parseIntOption, parseOpacity, parsePreprocess } from './args';
 
-export const ATTENTION_USAGE = `usage: xai-lens attention <image> --model <model.json or its folder> [options]
+export const ATTENTION_USAGE = `usage: xai-lens attention <image> --model <model file or its folder> [options]
        xai-lens attention --tokens "<tokens>" [--tokens "<tokens of input 2>"] --model <model> [options]
 
   --tokens <text>       a token model's input: space-separated tokens of its vocabulary (or ids),
@@ -41,7 +42,7 @@ export const ATTENTION_USAGE = `usage: xai-lens attention <image> --model <model
                         discarded per layer (default 0)
   --target <t>          grad-rollout: top (default), a class index, or a label
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
-  --preprocess <p>      images: unit, symmetric, imagenet, caffe (default: the model's metadata, else unit)
+  --preprocess <p>      images: unit, symmetric, imagenet, caffe, raw (default: the model's metadata, else unit)
   --out <dir>           where to write the files (default ./xai-lens-out): images
                         <image>.attention-<mode>.npy / .png; tokens attention.<layer>.npy and
                         rollout.<input>.npy (grad-rollout.<input>.npy with --mode grad-rollout)
@@ -134,7 +135,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
   if (positionals.length > 0 && tokens.length > 0) throw new UserError('give either an image or --tokens, not both; see xai-lens attention --help');
   if (positionals.length > 1) throw new UserError(`attention takes one image (got ${positionals.length}); see xai-lens attention --help`);
   if (positionals.length === 0 && tokens.length === 0) throw new UserError('attention needs an image, or --tokens for a token model; see xai-lens attention --help');
-  if (!values.model) throw new UserError('--model is required (a model.json or the folder that holds it)');
+  if (!values.model) throw new UserError('--model is required (a model file — model.json, .onnx, .keras, .h5 — or the folder that holds it)');
   const imageFile = positionals[0];
   if (imageFile !== undefined && !fs.existsSync(imageFile)) throw new UserError(`image not found: ${imageFile}`);
   const opts: Options = {

@@ -15,7 +15,7 @@ import { renderOverlayPng } from '../extension/image/overlay';
 import type { FaithfulnessInfo } from '../shared/protocol';
 import { parseBackend, parseColormap, parseIntOption, parseOpacity, parseParams, parsePreprocess, parseSize, parseSpace } from './args';
 
-export const EXPLAIN_USAGE = `usage: xai-lens explain <image> --model <model.json or its folder> [options]
+export const EXPLAIN_USAGE = `usage: xai-lens explain <image> --model <model file or its folder> [options]
 
   --method <ids|all>    comma-separated methods, or all that apply to the model; default gradcam
                         (${EXPLAINERS.map((e) => e.id).join(', ')})
@@ -30,7 +30,7 @@ export const EXPLAIN_USAGE = `usage: xai-lens explain <image> --model <model.jso
   --space <s>           logit (default: the score before softmax) or probability
   --layer <name>        layer or graph node for layer-based methods (default: last spatial layer)
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
-  --preprocess <p>      unit, symmetric, imagenet, caffe (default: from the model's metadata, else unit)
+  --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: from the model's metadata, else unit)
   --size <h>x<w>        input size, for models that do not fix it
   --out <dir>           where to write <image>.<method>.npy / .png (default ./xai-lens-out)
   --colormap <c>        overlay colormap: viridis, inferno, turbo (default), jet, gray
@@ -69,7 +69,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UserError(`explain takes exactly one image (got ${positionals.length}); see xai-lens explain --help`);
-  if (!values.model) throw new UserError('--model is required (a model.json or the folder that holds it)');
+  if (!values.model) throw new UserError('--model is required (a model file — model.json, .onnx, .keras, .h5 — or the folder that holds it)');
   const imageFile = positionals[0];
   if (!fs.existsSync(imageFile)) throw new UserError(`image not found: ${imageFile}`);
   const methodSpec = (values.method ?? 'gradcam').trim().toLowerCase();

@@ -18,7 +18,7 @@ import { SIMILARITY_NAMES, type SanityMode, type SanityResult, type SimilarityNa
 import { writeStripPng } from './strip-png';
 import { parseBackend, parseIntOption, parseParams, parsePreprocess } from './args';
 
-export const SANITY_USAGE = `usage: xai-lens sanity <image...> --model <model.json or its folder> [options]
+export const SANITY_USAGE = `usage: xai-lens sanity <image...> --model <model file or its folder> [options]
 
   --methods <ids>       comma-separated methods (default gradient,gradcam,guidedbp)
   --mode <m>            cascading (default: re-initialise one more layer per step, from the
@@ -33,7 +33,7 @@ export const SANITY_USAGE = `usage: xai-lens sanity <image...> --model <model.js
   --layer <name>        layer for CAM methods (default: last spatial layer)
   --param <k=v,...>     method parameters, as for explain
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
-  --preprocess <p>      unit, symmetric, imagenet, caffe (default: the model's metadata, else unit)
+  --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: the model's metadata, else unit)
   --out <dir>           write every map (<image>.<method>.step<k>.npy) and a strip PNG per image
   --json                print one JSON object on stdout`;
 
@@ -68,7 +68,7 @@ export async function sanityCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new UserError('sanity takes one or more images; see xai-lens sanity --help');
-  if (!values.model) throw new UserError('--model is required (a model.json or the folder that holds it)');
+  if (!values.model) throw new UserError('--model is required (a model file — model.json, .onnx, .keras, .h5 — or the folder that holds it)');
   for (const f of positionals) if (!fs.existsSync(f)) throw new UserError(`image not found: ${f}`);
   const methods = (values.methods ?? 'gradient,gradcam,guidedbp').split(',').filter((s) => s.trim() !== '').map(explainerById);
   const mode = (values.mode ?? 'cascading').trim().toLowerCase();

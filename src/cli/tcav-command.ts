@@ -16,12 +16,12 @@ import { parseBackend, parseIntOption, parsePreprocess } from './args';
 
 export const TCAV_USAGE = `usage: xai-lens tcav <experiment.json> [--model <model>] [options]
 
-  --model <m>           model.json or its folder (default: the experiment's "model")
+  --model <m>           model file or its folder (default: the experiment's "model")
   --runs <n>            runs, each against another random set (default: the experiment's, else 20)
   --out <dir>           where to save the result JSON (default: results/ beside the experiment)
   --cache <dir>         activation cache (default: .cache/tcav beside the experiment)
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
-  --preprocess <p>      unit, symmetric, imagenet, caffe (default: the model's metadata, else unit)
+  --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: the model's metadata, else unit)
   --json                print the result as one JSON object on stdout`;
 
 export async function tcavCommand(argv: string[]): Promise<number> {

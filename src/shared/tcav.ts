@@ -5,7 +5,7 @@
 
 /** The experiment file (`experiment.json`) as people write it. Paths are relative to its folder. */
 export interface TcavExperimentFile {
-  /** The model.json to explain; when absent, the workspace's model (or the CLI's --model). */
+  /** The model file (model.json, .onnx, .keras, .h5) to explain; when absent, the workspace's model (or the CLI's --model). */
   model?: string;
   /** The class whose sensitivity is measured: a label from the model's metadata, or an index. */
   target: string | number;
@@ -90,9 +90,9 @@ export interface TcavResult {
   model: {
     file: string;
     name: string;
-    /** SHA-256 of model.json and its weight files: which checkpoint was explained. */
+    /** SHA-256 of the model file and its side files (weight shards, external data): which checkpoint was explained. */
     hash: string;
-    /** Modification time of model.json (ISO), for people comparing checkpoints. */
+    /** Latest modification time of the checkpoint's files (ISO), for people comparing checkpoints. */
     modified: string;
   };
   target: { index: number; label?: string };

@@ -21,7 +21,8 @@ import { MultiHeadAttention } from '../../src/extension/model/layers/multi-head-
 import { fsLoadHandler, fsSaveHandler } from '../../src/extension/model/fs-io';
 import { loadModel, type LoadedModel } from '../../src/extension/model/load';
 import type { LayersModelAdapter } from '../../src/extension/model/layers-adapter';
-import { loadAttentionModel, type AttentionModel } from '../../src/extension/attention/attention-model';
+import type { AttentionModel } from '../../src/extension/attention/attention-model';
+import { loadAttentionModel } from '../../src/extension/attention/load-attention';
 import { rollout } from '../../src/extension/attention/rollout';
 import { clsRow, patchGrid } from '../../src/extension/attention/token-maps';
 import { toUnit } from '../../demo/synthetic';

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadAttentionModel } from '../../src/extension/attention/attention-model';
+import { loadAttentionModel } from '../../src/extension/attention/load-attention';
 import { UserError } from '../../src/shared/errors';
 import { seededArray, useBackend } from '../helpers/tf-test';
 

@@ -24,7 +24,7 @@ import { gradRollout, rollout } from '../../src/extension/attention/rollout';
 import { clsRow, inferPatchGrid, patchGrid } from '../../src/extension/attention/token-maps';
 import type { HeadFusion } from '../../src/extension/attention/types';
 import { runSanityCheck } from '../../src/extension/sanity/run-sanity';
-import { randomizableBlocks } from '../../src/extension/sanity/randomize';
+import { randomizableBlocks } from '../../src/extension/model/layers-randomizer';
 import { UserError } from '../../src/shared/errors';
 import { writeGraphModel } from '../helpers/graph-model';
 import { assertClose, assertNoLeak, seededArray, useBackend } from '../helpers/tf-test';
@@ -232,7 +232,7 @@ test("grad-rollout's map is gradRollout() with gradients of the target from an i
 
 test('whyNotApplicable: the reason on the demo CNN, undefined on the ViT; explain-image runs both methods', async () => {
   const cnn = await loadModel(path.join(ROOT, 'demo/models/shapes'));
-  const vit: LoadedModel = { adapter: new LayersModelAdapter(tinyVit()), file: 'vit/model.json', name: 'vit', format: 'layers-model', warnings: [] };
+  const vit: LoadedModel = { adapter: new LayersModelAdapter(tinyVit()), file: 'vit/model.json', name: 'vit', format: 'tfjs-layers', formatLabel: 'TensorFlow.js layers model', warnings: [] };
   try {
     for (const id of ['rollout', 'gradrollout']) {
       const e = explainerById(id);
@@ -260,7 +260,7 @@ test('whyNotApplicable: the reason on the demo CNN, undefined on the ViT; explai
 
 test('the sanity cascade with rollout randomizes the attention layers, sees their new weights, and restores them bit for bit', async () => {
   const m = tinyVit(11);
-  const model: LoadedModel = { adapter: new LayersModelAdapter(m), file: 'vit/model.json', name: 'vit', format: 'layers-model', warnings: [] };
+  const model: LoadedModel = { adapter: new LayersModelAdapter(m), file: 'vit/model.json', name: 'vit', format: 'tfjs-layers', formatLabel: 'TensorFlow.js layers model', warnings: [] };
   const bits = (t: tf.Tensor) => Buffer.from((t.dataSync() as Float32Array).slice().buffer);
   const original = m.weights.map((w) => bits(w.read()));
   const blocks = randomizableBlocks(m);
@@ -325,7 +325,7 @@ test('a vit-keras layout with a CLS token: the CLS row over a 4×4 grid, and Cla
     assertClose(map.data, clsRow(r, 17, { cls: true }), 1e-5, 'CLS row');
     const blocks = randomizableBlocks(m);
     assert.deepEqual(blocks.map((b) => b.name), ['pred', 'mha2', 'mha1', 'pos_embs', 'class_token', 'patches']);
-    const model: LoadedModel = { adapter, file: 'cls-vit/model.json', name: 'cls-vit', format: 'layers-model', warnings: [] };
+    const model: LoadedModel = { adapter, file: 'cls-vit/model.json', name: 'cls-vit', format: 'tfjs-layers', formatLabel: 'TensorFlow.js layers model', warnings: [] };
     const before = m.weights.map((w) => Array.from(w.read().dataSync()));
     let seen = false;
     await runSanityCheck({

@@ -19,8 +19,7 @@ for (const backend of ['cpu', 'wasm'] as const) describe(`on ${backend}`, () => 
 
   test('a graph model loads from disk, with its nodes as layers and the softmax recognised', async () => {
     const { adapter, format } = await loadModel(dir);
-    assert.equal(format, 'graph-model');
-    assert.equal(adapter.kind, 'graph');
+    assert.equal(format, 'tfjs-graph');
     assert.deepEqual(adapter.inputShape, [8, 8, 3]);
     assert.equal(adapter.outputSize, 3);
     assert.equal(adapter.headActivation, 'softmax');

@@ -33,7 +33,7 @@ test('a layers model round-trips through the fs handlers, in one file or in many
     const shards = fs.readdirSync(dir).filter((f) => f.endsWith('.bin'));
     assert.equal(shards.length > 1, shardBytes !== undefined, `shards: ${shards}`);
     const loaded = await loadModel(path.join(dir, 'model.json'));
-    assert.equal(loaded.format, 'layers-model');
+    assert.equal(loaded.format, 'tfjs-layers');
     assert.deepEqual(loaded.adapter.inputShape, [8, 8, 3]);
     assertClose(predictions(loaded), ref, 1e-6, 'predictions');
     loaded.adapter.dispose();

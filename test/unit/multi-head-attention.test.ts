@@ -435,7 +435,7 @@ describe('Keras configs and models', () => {
   test('an image-input Keras model with a causal MultiHeadAttention loads through loadModel and the adapter computes it', async () => {
     const { file, w, dense } = writeKerasModel({ image: true, causal: true, activation: 'softmax' });
     const loaded = await loadModel(file);
-    assert.equal(loaded.format, 'layers-model');
+    assert.equal(loaded.format, 'tfjs-layers');
     assert.deepEqual(loaded.adapter.inputShape, [5, 8, 1]);
     assert.equal(loaded.adapter.headActivation, 'softmax');
     assert.ok(loaded.adapter.layers.some((l) => l.name === 'multi_head_attention' && l.className === 'MultiHeadAttention'));

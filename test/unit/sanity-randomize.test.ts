@@ -11,8 +11,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LayersModelAdapter } from '../../src/extension/model/layers-adapter';
 import { loadModel } from '../../src/extension/model/load';
-import { layersModelOf, randomizableBlocks, WeightSnapshot } from '../../src/extension/sanity/randomize';
-import { freshWeight, weightSeed } from '../../src/extension/sanity/initializers';
+import { randomizableBlocks, LayersWeightSnapshot as WeightSnapshot } from '../../src/extension/model/layers-randomizer';
+import { freshWeight } from '../../src/extension/model/layers-initializers';
+import { weightSeed } from '../../src/extension/model/weight-seed';
+import type { Randomizer } from '../../src/extension/model/types';
 import { UserError } from '../../src/shared/errors';
 import { branchingModel, gapModel, nestedModel } from '../helpers/models';
 import { writeGraphModel } from '../helpers/graph-model';
@@ -33,14 +35,18 @@ test('blocks run from the logits down; a batch norm joins the conv it follows; n
   assert.deepEqual(names(nestedModel()), ['logits', 'bout', 'bconv']);
 });
 
-test('graph models are refused with a UserError', async () => {
+test('a graph model has no randomizer, and says why; a layers model has one block per layer with weights', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-sanity-graph-'));
   writeGraphModel(dir);
   const graph = await loadModel(dir);
-  assert.throws(() => layersModelOf(graph.adapter), (e: unknown) => e instanceof UserError && /sanity checks need a layers model/.test(e.message));
+  const why = graph.adapter.randomizer();
+  assert.equal(typeof why, 'string');
+  assert.match(why as string, /weights are constants frozen into the graph/);
   graph.adapter.dispose();
   const layers = new LayersModelAdapter(gapModel());
-  assert.equal(layersModelOf(layers), layers.model);
+  const r = layers.randomizer();
+  assert.notEqual(typeof r, 'string');
+  assert.deepEqual((r as Randomizer).blocks.map((b) => b.name), randomizableBlocks(layers.model).map((b) => b.name));
   layers.dispose();
 });
 

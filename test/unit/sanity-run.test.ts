@@ -16,7 +16,7 @@ import { loadModel, type LoadedModel } from '../../src/extension/model/load';
 import { explainerById } from '../../src/extension/explain/registry';
 import { explainImage } from '../../src/extension/explain/explain-image';
 import { runSanityCheck, type SanityMapEvent, type SanityOptions } from '../../src/extension/sanity/run-sanity';
-import { randomizableBlocks } from '../../src/extension/sanity/randomize';
+import { randomizableBlocks } from '../../src/extension/model/layers-randomizer';
 import { similarities } from '../../src/extension/sanity/similarity';
 import { SIMILARITY_NAMES } from '../../src/extension/sanity/types';
 import { CancelledError, UserError } from '../../src/shared/errors';
@@ -40,7 +40,7 @@ before(async () => {
 });
 
 function loaded(model: tfl.LayersModel, file = 'branching/model.json'): LoadedModel {
-  return { adapter: new LayersModelAdapter(model), file, name: path.basename(path.dirname(file)), format: 'layers-model', warnings: [] };
+  return { adapter: new LayersModelAdapter(model), file, name: path.basename(path.dirname(file)), format: 'tfjs-layers', formatLabel: 'TensorFlow.js layers model', warnings: [] };
 }
 
 function options(model: LoadedModel, extra: Partial<SanityOptions> = {}): SanityOptions {
@@ -211,7 +211,7 @@ test('graph models, methods that do not apply and mismatched twins are refused b
   writeGraphModel(graphDir);
   const graph = await loadModel(graphDir);
   const isUserError = (re: RegExp) => (e: unknown) => e instanceof UserError && re.test(e.message);
-  await assert.rejects(runSanityCheck(options(graph)), isUserError(/sanity checks need a layers model/));
+  await assert.rejects(runSanityCheck(options(graph)), isUserError(/^cannot run sanity checks: .*graph model/));
   const model = loaded(branchingModel());
   await assert.rejects(runSanityCheck(options(model, { randomLabelsModel: graph, methods: [explainerById('guidedbp')] })), isUserError(/random-labels model: Guided Backprop/));
   const linear = loaded(linearModel(), 'linear/model.json');

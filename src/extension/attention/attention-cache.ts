@@ -3,13 +3,16 @@
  * no MultiHeadAttention layer and no Softmax node is not loaded a second time just to find out.
  */
 import * as fs from 'node:fs';
-import { resolveModelJson } from '../model/fs-io';
-import { loadAttentionModel, type AttentionModel } from './attention-model';
+import { formatOf, resolveModelFile } from '../model/formats/registry';
+import type { AttentionModel } from './attention-model';
+import { loadAttentionModel } from './load-attention';
 
-/** Cheap check on the model.json text: could this model have attention to show? */
+/** Cheap check (no load) on the model file: could this model have attention to show? */
 export function mayHaveAttention(modelPath: string): boolean {
-  const text = fs.readFileSync(resolveModelJson(modelPath), 'utf8');
-  return text.includes('"MultiHeadAttention"') || /"op"\s*:\s*"Softmax"/.test(text);
+  const file = resolveModelFile(modelPath);
+  const format = formatOf(file);
+  if (!format.loadAttention) return false;
+  return format.mayHaveAttention?.(file) ?? true;
 }
 
 export class AttentionModelCache {
@@ -17,7 +20,7 @@ export class AttentionModelCache {
 
   /** The file's attention model, or undefined when it has no attention layers. Load errors propagate. */
   get(modelPath: string): Promise<AttentionModel | undefined> {
-    const file = resolveModelJson(modelPath);
+    const file = resolveModelFile(modelPath);
     const st = fs.statSync(file);
     const stamp = `${st.size}:${st.mtimeMs}`;
     const known = this.entries.get(file);

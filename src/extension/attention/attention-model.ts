@@ -11,7 +11,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { UserError } from '../../shared/errors';
 import type { AttentionLayerInfo, TokenInputInfo } from '../../shared/attention';
-import { fsLoadHandler, readModelJson, resolveModelJson } from '../model/fs-io';
+import { fsLoadHandler, readModelJson } from '../model/fs-io';
 import { readModelMetadata } from '../model/metadata';
 import { withNormalizedKerasTopology } from '../model/layers/keras-topology';
 import { MultiHeadAttention } from '../model/layers/multi-head-attention';
@@ -42,7 +42,8 @@ export interface CaptureOptions {
 export interface AttentionModel {
   readonly file: string;
   readonly name: string;
-  readonly format: 'layers-model' | 'graph-model';
+  /** What kind of file it came from, for display (`layers-model`, `graph-model`, `onnx`, …). */
+  readonly format: string;
   readonly inputs: readonly ModelInput[];
   readonly layers: readonly AttentionLayerInfo[];
   readonly labels?: string[];
@@ -311,12 +312,12 @@ export function blankInputs(inputs: readonly ModelInput[]): tf.Tensor[] {
   return inputs.map((x) => (x.kind === 'image' ? tf.zeros([1, ...x.shape]) : tf.zeros([1, x.length ?? 8], x.dtype)));
 }
 
-export async function loadAttentionModel(modelPath: string): Promise<AttentionModel> {
-  const file = resolveModelJson(modelPath);
+/** A TF.js model.json (layers or graph model) for attention maps. */
+export async function loadTfjsAttentionModel(file: string, kind: 'layers' | 'graph'): Promise<AttentionModel> {
   const json = readModelJson(file);
   const name = path.basename(path.dirname(file));
   const topo = json.modelTopology as Record<string, unknown> | null;
-  const isGraph = json.format === 'graph-model' || (topo !== null && typeof topo === 'object' && 'node' in topo);
+  const isGraph = kind === 'graph';
   try {
     if (isGraph) {
       const model = await loadGraphModel(fsLoadHandler(file));

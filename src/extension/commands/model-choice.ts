@@ -1,16 +1,26 @@
 /**
- * Which model the workspace explains: `xaiLens.modelPath` when set, the only model.json when
- * there is one, else the user picks one (remembered per workspace).
+ * Which model the workspace explains: `xaiLens.modelPath` when set, the only model file (model.json,
+ * .onnx, .keras, .h5) when there is one, else the user picks one (remembered per workspace).
  */
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { modelPathSetting, setModelPathSetting } from './settings';
 import { UserError } from '../../shared/errors';
+import { claimingFormat, modelFilesGlob } from '../model/formats/registry';
+import { modelDisplayName } from '../model/load';
 
 export async function findModelFiles(): Promise<vscode.Uri[]> {
-  const found = await vscode.workspace.findFiles('**/model.json', '**/{node_modules,.git,.cache,out,dist}/**', 500);
-  return found.sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+  const found = await vscode.workspace.findFiles(modelFilesGlob(), '**/{node_modules,.git,.cache,out,dist}/**', 500);
+  // The globs are wide (every *.h5 and model.json): keep the files a format claims by their bytes.
+  const models = found.filter((u) => {
+    try {
+      return claimingFormat(u.fsPath) !== undefined;
+    } catch {
+      return false;
+    }
+  });
+  return models.sort((a, b) => a.fsPath.localeCompare(b.fsPath));
 }
 
 function workspaceRelative(file: string): string {
@@ -33,13 +43,13 @@ function absolute(setting: string): string {
 export async function pickModel(): Promise<string | undefined> {
   const files = await findModelFiles();
   if (files.length === 0) {
-    void vscode.window.showWarningMessage('XAI Lens: no TensorFlow.js model.json found in this workspace.');
+    void vscode.window.showWarningMessage('XAI Lens: no model found in this workspace (a TF.js model.json, an ONNX .onnx, a Keras .keras or .h5 file).');
     return undefined;
   }
   const current = modelPathSetting();
   const pick = await vscode.window.showQuickPick(
     files.map((f) => ({
-      label: path.basename(path.dirname(f.fsPath)),
+      label: modelDisplayName(f.fsPath),
       description: workspaceRelative(f.fsPath),
       picked: current !== undefined && absolute(current) === f.fsPath,
       file: f.fsPath,
@@ -51,7 +61,7 @@ export async function pickModel(): Promise<string | undefined> {
   return pick.file;
 }
 
-/** The model.json to use, asking the user when it is ambiguous. Throws UserError when there is none. */
+/** The model file to use, asking the user when it is ambiguous. Throws UserError when there is none. */
 export async function resolveModelPath(): Promise<string> {
   const setting = modelPathSetting();
   if (setting !== undefined) {
@@ -61,7 +71,7 @@ export async function resolveModelPath(): Promise<string> {
   }
   const files = await findModelFiles();
   if (files.length === 1) return files[0].fsPath;
-  if (files.length === 0) throw new UserError('no TensorFlow.js model.json found in this workspace (set xaiLens.modelPath to one)');
+  if (files.length === 0) throw new UserError('no model found in this workspace: XAI Lens reads TF.js model.json, ONNX .onnx and Keras .keras / .h5 files (set xaiLens.modelPath to one)');
   const picked = await pickModel();
   if (!picked) throw new UserError('no model selected');
   return picked;

@@ -27,9 +27,7 @@ export function whyNotApplicable(e: Explainer, adapter: ModelAdapter, layer?: st
   if (e.needs.spatialLayer && lastSpatialLayer(adapter.layers) === undefined) {
     return `${e.label} needs a layer with a spatial [batch, height, width, channels] output, and this model has none`;
   }
-  if (e.needs.reluHook && adapter.kind === 'graph') {
-    return `${e.label} changes the ReLU backward rule, which XAI Lens supports on layers models only (this is a graph model)`;
-  }
+  if (e.needs.reluHook && adapter.reluOverride !== undefined) return `${e.label} ${adapter.reluOverride}`;
   if (e.needs.attention) {
     const why = whyNoPatchAttention(adapter);
     if (why) return `${e.label} ${why}`;

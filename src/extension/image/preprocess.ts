@@ -1,7 +1,7 @@
 /** Preprocessing presets: from 0..255 RGB pixels to what a model was trained on. */
 import * as tf from '@tensorflow/tfjs-core';
 
-export const PREPROCESS_PRESETS = ['unit', 'symmetric', 'imagenet', 'caffe'] as const;
+export const PREPROCESS_PRESETS = ['unit', 'symmetric', 'imagenet', 'caffe', 'raw'] as const;
 export type PreprocessPreset = (typeof PREPROCESS_PRESETS)[number];
 
 export const PREPROCESS_DESCRIPTIONS: Record<PreprocessPreset, string> = {
@@ -9,6 +9,7 @@ export const PREPROCESS_DESCRIPTIONS: Record<PreprocessPreset, string> = {
   symmetric: 'x / 127.5 − 1 → [−1, 1] (MobileNet, Inception)',
   imagenet: '(x / 255 − mean) / std with ImageNet statistics (PyTorch-style)',
   caffe: 'RGB → BGR, minus the ImageNet mean in 0..255 (VGG, ResNet50 Keras)',
+  raw: 'x unchanged, 0..255 (models with their own Rescaling / Normalization layer)',
 };
 
 export function isPreprocessPreset(s: string): s is PreprocessPreset {
@@ -31,6 +32,8 @@ export function preprocess(pixels: tf.Tensor4D, preset: PreprocessPreset): tf.Te
         return tf.sub(tf.div(pixels, 127.5), 1);
       case 'imagenet':
         return tf.div(tf.sub(tf.div(pixels, 255), pick(IMAGENET_MEAN)), pick(IMAGENET_STD));
+      case 'raw':
+        return tf.cast(pixels, 'float32');
       case 'caffe': {
         const bgr = c === 3 ? tf.reverse(pixels, -1) : pixels;
         return tf.sub(bgr, pick(CAFFE_MEAN_BGR));

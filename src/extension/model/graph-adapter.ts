@@ -8,7 +8,8 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { UserError } from '../../shared/errors';
 import { applyHead, targetScores } from './targets';
 import { lastSpatialLayer, layerNotFound } from './layer-info';
-import type { GradientOptions, HeadActivation, LayerGradient, LayerInfo, ModelAdapter, ScoredGradient, Target } from './types';
+import type { GradientOptions, HeadActivation, LayerGradient, LayerInfo, ModelAdapter, Randomizer, ScoredGradient, Target } from './types';
+import type { AttentionModel } from '../attention/attention-model';
 
 interface GraphNode {
   name: string;
@@ -35,7 +36,7 @@ const baseName = (n: string) => n.replace(/:\d+$/, '');
 const PASS_THROUGH = new Set(['Identity', 'IdentityN', 'StopGradient']);
 
 export class GraphModelAdapter implements ModelAdapter {
-  readonly kind = 'graph' as const;
+  readonly reluOverride = 'changes the ReLU backward rule, which XAI Lens cannot do in a TF.js graph model (its ReLUs are fused into frozen ops); load the Keras, ONNX or TF.js layers version of the model';
   readonly inputShape: [number, number, number];
   readonly outputSize: number;
   readonly headActivation: HeadActivation;
@@ -157,7 +158,15 @@ export class GraphModelAdapter implements ModelAdapter {
   }
 
   private unsupported(opts: GradientOptions): void {
-    if (opts.reluBackward) throw new UserError('changing the ReLU backward rule (Guided Backprop) is not supported for graph models yet');
+    if (opts.reluBackward) throw new UserError(`Guided Backprop ${this.reluOverride}`);
+  }
+
+  randomizer(): Randomizer | string {
+    return 'sanity checks re-initialise layers, and a TF.js graph model has none (its weights are constants frozen into the graph); load the Keras, ONNX or TF.js layers version of the model';
+  }
+
+  attention(): AttentionModel | string {
+    return 'needs MultiHeadAttention layers of a layers model; this is a graph model (for the attention of its Softmax nodes, use the Attention tab or `xai-lens attention`)';
   }
 
   inputGradient(x: tf.Tensor4D, target: Target, opts: GradientOptions = {}): ScoredGradient {

@@ -4,15 +4,19 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { UserError } from '../../shared/errors';
 import { LayersProgram, type Step } from './layers-program';
 import { applyHead, targetScores } from './targets';
-import type { GradientOptions, LayerGradient, LayerInfo, ModelAdapter, ScoredGradient, Target } from './types';
+import type { GradientOptions, LayerGradient, LayerInfo, ModelAdapter, Randomizer, ScoredGradient, Target } from './types';
 import { lastSpatialLayer, layerNotFound } from './layer-info';
+import { LayersRandomizer } from './layers-randomizer';
+import { attentionOfLayersModel, type AttentionModel } from '../attention/attention-model';
 
 export class LayersModelAdapter implements ModelAdapter {
-  readonly kind = 'layers' as const;
+  /** Every ReLU/ReLU6, fused ones included, takes the backward rule (layers-program.ts). */
+  readonly reluOverride = undefined;
   readonly inputShape: [number, number, number];
   readonly outputSize: number;
   readonly layers: readonly LayerInfo[];
   private readonly program: LayersProgram;
+  private attentionFacet?: AttentionModel | string;
 
   constructor(
     readonly model: LayersModel,
@@ -131,6 +135,29 @@ export class LayersModelAdapter implements ModelAdapter {
     const act = activationOf(head);
     if (act !== 'softmax' && act !== 'sigmoid' && act !== 'linear') return why(`${name(head)} applies ${act}, not softmax, sigmoid or linear`);
     return { weights: tf.clone(dense.layer.weights[0].read()) as tf.Tensor2D };
+  }
+
+  randomizer(): Randomizer | string {
+    const r = new LayersRandomizer(this.model);
+    return r.blocks.length > 0 ? r : 'the model has no layers with weights to re-initialise';
+  }
+
+  attention(): AttentionModel | string {
+    if (this.attentionFacet === undefined) {
+      const why = (what: string) => `needs MultiHeadAttention layers over image patches; ${what}`;
+      if (!this.layers.some((l) => l.className === 'MultiHeadAttention')) {
+        this.attentionFacet = why('this model has none');
+      } else {
+        try {
+          const meta = this.model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
+          this.attentionFacet = attentionOfLayersModel(this.model, 'the model', meta ?? {});
+        } catch (err) {
+          if (!(err instanceof UserError)) throw err;
+          this.attentionFacet = why(err.message.split('\n')[0]);
+        }
+      }
+    }
+    return this.attentionFacet;
   }
 
   dispose(): void {

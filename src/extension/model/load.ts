@@ -1,25 +1,20 @@
-/** Loads a TF.js model (layers or graph format) from disk and wraps it in a model adapter. */
+/** Loads a model file of any supported format and wraps it in a model adapter. */
 import * as path from 'node:path';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
-import { UserError } from '../../shared/errors';
-import { fsLoadHandler, readModelJson, resolveModelJson } from './fs-io';
 import { readModelMetadata } from './metadata';
-import { LayersModelAdapter } from './layers-adapter';
-import { GraphModelAdapter } from './graph-adapter';
-import { withNormalizedKerasTopology } from './layers/keras-topology';
-import './layers/multi-head-attention';
-import './layers/vit-layers';
+import { formatOf, resolveModelFile } from './formats/registry';
 import type { ModelAdapter } from './types';
 import type { PreprocessPreset } from '../image/preprocess';
 
 export interface LoadedModel {
   adapter: ModelAdapter;
-  /** The model.json that was loaded. */
+  /** The model file that was loaded (model.json, model.onnx, model.keras, …). */
   file: string;
-  /** A short name for people: the model's folder name. */
+  /** A short name for people: the model's folder name, or the file's name when the folder holds several models. */
   name: string;
-  format: 'layers-model' | 'graph-model';
+  /** The format's id (`tfjs-layers`, `tfjs-graph`, `onnx`, `keras`, …): for display and reports only. */
+  format: string;
+  /** The format for people ("ONNX model"). */
+  formatLabel: string;
   labels?: string[];
   /** The preprocessing named by the model's metadata, when it names one. */
   preprocess?: PreprocessPreset;
@@ -32,42 +27,26 @@ export interface LoadOptions {
   inputSize?: [number, number];
 }
 
-function detectFormat(json: ReturnType<typeof readModelJson>, file: string): 'layers-model' | 'graph-model' {
-  if (json.format === 'layers-model' || json.format === 'graph-model') return json.format;
-  const topo = json.modelTopology as Record<string, unknown> | null;
-  if (topo && 'node' in topo) return 'graph-model';
-  if (topo && ('class_name' in topo || 'model_config' in topo || 'config' in topo)) return 'layers-model';
-  throw new UserError(`${file} is neither a TF.js layers model nor a graph model (unrecognised modelTopology)`);
-}
-
-function loadError(file: string, err: unknown): Error {
-  if (err instanceof UserError) return err;
-  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-  const unknownLayer = /Unknown layer: (\w+)/.exec(msg);
-  if (unknownLayer) {
-    return new UserError(`cannot load ${file}: it uses the layer ${unknownLayer[1]}, which TensorFlow.js does not provide`);
-  }
-  return new UserError(`cannot load ${file}: ${msg}`);
+/** A short name for a model file: its folder's name for model.json, else the file's stem. */
+export function modelDisplayName(file: string): string {
+  const base = path.basename(file);
+  if (base === 'model.json' || /^model\.[^.]+$/.test(base)) return path.basename(path.dirname(file));
+  return base.replace(/\.[^.]+$/, '');
 }
 
 export async function loadModel(modelPath: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const file = resolveModelJson(modelPath);
-  const json = readModelJson(file);
-  const format = detectFormat(json, file);
-  let adapter: ModelAdapter;
-  try {
-    if (format === 'layers-model') {
-      const model = await tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file)), { strict: true });
-      adapter = new LayersModelAdapter(model, opts.inputSize);
-    } else {
-      const model = await loadGraphModel(fsLoadHandler(file));
-      adapter = new GraphModelAdapter(model, opts.inputSize);
-    }
-  } catch (err) {
-    throw loadError(file, err);
-  }
-  const meta = readModelMetadata(file, json.userDefinedMetadata, adapter.outputSize);
+  const file = resolveModelFile(modelPath);
+  const format = formatOf(file);
+  const loaded = await format.load(file, opts);
+  const meta = readModelMetadata(file, loaded.embeddedMetadata, loaded.adapter.outputSize);
   return {
-    adapter, file, name: path.basename(path.dirname(file)), format, labels: meta.labels, preprocess: meta.preprocess, warnings: meta.warnings,
+    adapter: loaded.adapter,
+    file,
+    name: modelDisplayName(file),
+    format: format.id,
+    formatLabel: format.label,
+    labels: meta.labels,
+    preprocess: meta.preprocess,
+    warnings: [...(loaded.warnings ?? []), ...meta.warnings],
   };
 }

@@ -1,4 +1,10 @@
-/** What sits beside a model.json: labels and preprocessing hints. */
+/**
+ * What sits beside a model file: labels and preprocessing hints. The convention, for every
+ * format: `labels.txt` (one label per line) in the model's folder; a JSON file named after the
+ * model file plus `.json` (`model.onnx.json`, `ckpt.keras.json`), else `metadata.json`, with `labels` and `preprocess`; and what the file
+ * itself carries (a model.json's userDefinedMetadata, ONNX metadata_props), which the files
+ * beside it override.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isPreprocessPreset, type PreprocessPreset } from '../image/preprocess';
@@ -32,13 +38,20 @@ function labelsFrom(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/** The metadata file of a model: named after it, else metadata.json; undefined when there is none. */
+export function metadataFileFor(modelFile: string): string | undefined {
+  const base = path.basename(modelFile);
+  const candidates = [`${base}.json`, 'metadata.json'].filter((n) => n !== base);
+  return candidates.map((n) => path.join(path.dirname(modelFile), n)).find((f) => fs.existsSync(f));
+}
+
 /**
  * Reads `labels.txt` and `metadata.json` from the model's folder (and the model.json's own
  * `userDefinedMetadata`). Broken metadata, or labels that do not match the number of outputs,
  * are reported as warnings rather than failing the load.
  */
-export function readModelMetadata(modelJson: string, userDefined: Record<string, unknown> | undefined, outputSize: number): ModelMetadata {
-  const dir = path.dirname(modelJson);
+export function readModelMetadata(modelFile: string, userDefined: Record<string, unknown> | undefined, outputSize: number): ModelMetadata {
+  const dir = path.dirname(modelFile);
   const meta: ModelMetadata = { warnings: [] };
   const fits = (labels: string[] | undefined, source: string) => {
     if (labels && labels.length !== outputSize) {
@@ -47,23 +60,23 @@ export function readModelMetadata(modelJson: string, userDefined: Record<string,
     }
     return labels;
   };
-  const sources: Record<string, unknown>[] = [];
-  if (userDefined) sources.push(userDefined);
-  const metaFile = path.join(dir, 'metadata.json');
-  if (fs.existsSync(metaFile)) {
+  const sources: { name: string; data: Record<string, unknown> }[] = [];
+  if (userDefined) sources.push({ name: `the metadata inside ${path.basename(modelFile)}`, data: userDefined });
+  const metaFile = metadataFileFor(modelFile);
+  if (metaFile !== undefined) {
     try {
       const m = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
-      if (m && typeof m === 'object') sources.push(m);
+      if (m && typeof m === 'object') sources.push({ name: path.basename(metaFile), data: m });
     } catch (err) {
-      meta.warnings.push(`metadata.json could not be read (${(err as Error).message}); ignoring it`);
+      meta.warnings.push(`${path.basename(metaFile)} could not be read (${(err as Error).message}); ignoring it`);
     }
   }
-  for (const s of sources) {
+  for (const { name: source, data: s } of sources) {
     meta.extra = { ...meta.extra, ...s };
-    meta.labels = fits(labelsFrom(s.labels) ?? labelsFrom(s.classNames) ?? labelsFrom(s.class_names), 'metadata.json') ?? meta.labels;
+    meta.labels = fits(labelsFrom(s.labels) ?? labelsFrom(s.classNames) ?? labelsFrom(s.class_names), source) ?? meta.labels;
     if (typeof s.preprocess === 'string') {
       if (isPreprocessPreset(s.preprocess)) meta.preprocess = s.preprocess;
-      else meta.warnings.push(`metadata.json names an unknown preprocessing "${s.preprocess}"; ignoring it`);
+      else meta.warnings.push(`${source} names an unknown preprocessing "${s.preprocess}"; ignoring it`);
     }
   }
   meta.labels = fits(readLabelsTxt(path.join(dir, 'labels.txt')), 'labels.txt') ?? meta.labels;

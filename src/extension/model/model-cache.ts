@@ -1,12 +1,10 @@
 /**
- * Loaded models by model.json path, reloaded when the files change. A model that is being
+ * Loaded models by model file, reloaded when the files change. A model that is being
  * written (a checkpoint in progress: shards missing or short) is retried a few times before the
  * error is reported, so a training loop's write is picked up after it finishes. Models are lent
  * out: a replaced model is disposed only when the last explanation using it has finished.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { resolveModelJson } from './fs-io';
+import { checkpointTime, resolveModelFile } from './formats/registry';
 import { loadModel, type LoadedModel, type LoadOptions } from './load';
 import { UserError } from '../../shared/errors';
 
@@ -21,13 +19,18 @@ interface Entry {
   stale: boolean;
 }
 
-function checkpointTime(file: string): string {
-  const dir = path.dirname(file);
-  let latest = fs.statSync(file).mtimeMs;
-  for (const f of fs.readdirSync(dir)) {
-    if (f.endsWith('.bin')) latest = Math.max(latest, fs.statSync(path.join(dir, f)).mtimeMs);
+/** Load errors that a checkpoint still being written produces, in any format. */
+export function looksHalfWritten(message: string): boolean {
+  return /shard|bytes but its manifest|not valid JSON|truncated|not a valid|unexpected end|is empty|no model found|not a model XAI Lens reads|zip|HDF5|invalid wire type|index out of range/i.test(message);
+}
+
+/** The checkpoint time, or undefined while the files cannot be read (being written). */
+function currentCheckpoint(file: string): string | undefined {
+  try {
+    return checkpointTime(file);
+  } catch {
+    return undefined;
   }
-  return new Date(latest).toISOString();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,11 +43,11 @@ export class ModelCache {
    * since it was loaded. The model stays alive until `use` settles.
    */
   async with<T>(modelPath: string, use: (m: CachedModel) => Promise<T>, opts: LoadOptions = {}): Promise<T> {
-    const file = resolveModelJson(modelPath);
+    const file = resolveModelFile(modelPath);
     let entry = this.entries.get(file);
     if (entry) {
       const m = await entry.loading.catch(() => undefined);
-      if (!m || m.checkpoint !== checkpointTime(file)) {
+      if (!m || m.checkpoint !== currentCheckpoint(file)) {
         this.retire(file, entry);
         entry = undefined;
       }
@@ -70,13 +73,13 @@ export class ModelCache {
 
   private async load(file: string, opts: LoadOptions, attempts = 4): Promise<CachedModel> {
     for (let i = 0; ; i++) {
-      const checkpoint = checkpointTime(file);
       try {
+        const checkpoint = checkpointTime(file);
         const m = await loadModel(file, opts);
         return { ...m, checkpoint };
       } catch (err) {
-        // A checkpoint being written shows up as a missing or short shard: wait and retry.
-        const writing = err instanceof UserError && /shard|bytes but its manifest|not valid JSON/.test(err.message);
+        // A checkpoint being written shows up as a missing or short file: wait and retry.
+        const writing = err instanceof UserError && looksHalfWritten(err.message);
         if (!writing || i >= attempts - 1) throw err;
         await sleep(500 * (i + 1));
       }

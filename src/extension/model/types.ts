@@ -1,5 +1,6 @@
 /** Types shared by the model loader, the model adapters and the explanation methods. */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { AttentionModel } from '../attention/attention-model';
 
 /** What an explanation explains: one scalar per input in the batch. */
 export interface Target {
@@ -59,7 +60,6 @@ export interface LayerGradient extends ScoredGradient {
  * All returned tensors are owned by the caller.
  */
 export interface ModelAdapter {
-  readonly kind: 'layers' | 'graph';
   /** [height, width, channels] of one input. */
   readonly inputShape: [number, number, number];
   /** Length of the output vector. */
@@ -88,5 +88,47 @@ export interface ModelAdapter {
    * after "conv5"; it is followed by Flatten`.
    */
   gapDenseHead(layer: string): { weights: tf.Tensor2D } | string;
+  /**
+   * Whether `GradientOptions.reluBackward` is honoured (Guided Backprop): undefined when it is,
+   * else the reason, phrased to follow a method's name ("changes the ReLU backward rule, which …").
+   */
+  readonly reluOverride: string | undefined;
+  /**
+   * The sanity checks' capability: the model's weights grouped into blocks that can be
+   * re-initialised in place and restored bit for bit; or the reason there is none.
+   */
+  randomizer(): Randomizer | string;
+  /**
+   * The attention facet: the model's attention layers over its image patches, for rollout and
+   * the attention tab; or the reason there is none (phrased to follow "needs …").
+   */
+  attention(): AttentionModel | string;
   dispose(): void;
+}
+
+/** One column of the sanity strip: the weights re-initialised together (a conv and its batch norm). */
+export interface RandomizableBlock {
+  /** Its name as the adapter's layer list shows it (a layer name, a module path). */
+  name: string;
+  /** The names of what it re-initialises, in execution order. */
+  layers: string[];
+}
+
+/** The original weights of a model, held while a sanity check randomizes it. */
+export interface WeightSnapshot {
+  /** Re-initialises block `index` (of `Randomizer.blocks`), seeded per (seed, layer, weight). */
+  reinitialize(index: number, seed: number): void;
+  /** Puts block `index`'s original weights back, bit for bit. */
+  restore(index: number): void;
+  /** Restores every weight and frees the snapshot; safe to call more than once. */
+  release(): void;
+}
+
+export interface Randomizer {
+  /** The randomizable blocks, from the logits down. */
+  readonly blocks: readonly RandomizableBlock[];
+  /** How fresh weights are drawn, for people (e.g. "each layer's configured Keras initializer"). */
+  readonly initialization: string;
+  /** Takes the snapshot; throws a UserError when another check is randomizing this model. */
+  snapshot(): WeightSnapshot;
 }

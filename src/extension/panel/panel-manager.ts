@@ -2,6 +2,7 @@
  * The open panels (one per image), their restoration after a window reload, and the watcher that
  * recomputes them when their model's files change (a training loop writing a checkpoint).
  */
+import { formatOf } from '../model/formats/registry';
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -251,9 +252,14 @@ export class PanelManager implements PanelServices, vscode.Disposable {
   // ---- live while training ----
 
   private watch(modelFile: string): void {
-    const dir = path.dirname(modelFile);
-    if (this.watchers.has(dir)) return;
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dir), '{model.json,*.bin}'));
+    if (this.watchers.has(modelFile)) return;
+    let pattern: string;
+    try {
+      pattern = formatOf(modelFile).watchPattern(modelFile);
+    } catch {
+      pattern = path.basename(modelFile);
+    }
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(modelFile)), pattern));
     let timer: NodeJS.Timeout | undefined;
     const changed = () => {
       if (timer) clearTimeout(timer);
@@ -261,7 +267,7 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     };
     watcher.onDidChange(changed);
     watcher.onDidCreate(changed);
-    this.watchers.set(dir, vscode.Disposable.from(watcher, { dispose: () => timer && clearTimeout(timer) }));
+    this.watchers.set(modelFile, vscode.Disposable.from(watcher, { dispose: () => timer && clearTimeout(timer) }));
   }
 
   private async checkpointWritten(modelFile: string): Promise<void> {

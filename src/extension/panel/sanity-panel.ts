@@ -12,7 +12,7 @@ import { MessageType, type FromPanelMessage, type SanityViewState } from '../../
 import { UserError } from '../../shared/errors';
 import { EXPLAINERS, explainerById, whyNotApplicable } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
-import { loadModel, type LoadedModel } from '../model/load';
+import { loadModel, modelDisplayName, type LoadedModel } from '../model/load';
 import { runSanityCheck } from '../sanity/run-sanity';
 import { findModelFiles } from '../commands/model-choice';
 import { PanelBase } from './panel-base';
@@ -66,6 +66,8 @@ export class SanityPanel extends PanelBase {
       await this.services.backend.ensure();
       const file = await this.services.resolveModelPath();
       await this.services.models.with(file, async (model) => {
+        const randomizer = model.adapter.randomizer();
+        const noCascade = typeof randomizer === 'string' ? randomizer : undefined;
         this.post({
           type: MessageType.SanityInit,
           state: this.state,
@@ -74,7 +76,7 @@ export class SanityPanel extends PanelBase {
           imageMime: 'image/png',
           model: { name: model.name, file: vscode.workspace.asRelativePath(model.file) },
           backend: this.services.backend.current?.backend ?? 'unknown',
-          methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: whyNotApplicable(e, model.adapter) ?? (model.adapter.kind === 'graph' ? 'sanity checks re-initialise layers of a layers model' : undefined) })),
+          methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: whyNotApplicable(e, model.adapter) ?? noCascade })),
         });
       });
     } catch (err) {
@@ -87,11 +89,11 @@ export class SanityPanel extends PanelBase {
     const current = await this.services.resolveModelPath();
     const files = (await findModelFiles()).filter((f) => f.fsPath !== current);
     if (files.length === 0) {
-      void vscode.window.showWarningMessage('XAI Lens: data randomization needs a second model.json in the workspace: the same architecture trained on permuted labels.');
+      void vscode.window.showWarningMessage('XAI Lens: data randomization needs a second model in the workspace: the same architecture trained on permuted labels.');
       return;
     }
     const pick = await vscode.window.showQuickPick(
-      [{ label: 'None', description: 'no data randomization', file: undefined as string | undefined }, ...files.map((f) => ({ label: path.basename(path.dirname(f.fsPath)), description: vscode.workspace.asRelativePath(f.fsPath), file: f.fsPath }))],
+      [{ label: 'None', description: 'no data randomization', file: undefined as string | undefined }, ...files.map((f) => ({ label: modelDisplayName(f.fsPath), description: vscode.workspace.asRelativePath(f.fsPath), file: f.fsPath }))],
       { title: 'XAI Lens: the model trained on permuted labels', placeHolder: 'Same architecture as the model being checked, trained on randomly permuted labels' },
     );
     if (!pick) return;

@@ -24,9 +24,8 @@ import { whyNotApplicable } from '../explain/registry';
 import { yieldToEventLoop } from '../explain/methods/event-loop';
 import type { PreprocessPreset } from '../image/preprocess';
 import type { LoadedModel } from '../model/load';
-import type { ModelAdapter } from '../model/types';
+import type { ModelAdapter, RandomizableBlock, WeightSnapshot } from '../model/types';
 import { loadSanityInputs, type SanityInputs } from './inputs';
-import { layersModelOf, randomizableBlocks, WeightSnapshot, type RandomizableBlock } from './randomize';
 import { MapReference } from './similarity';
 import { SIMILARITY_NAMES, type DataRandomization, type SanityMode, type SanityResult, type SanityStep, type Similarities, type SimilarityName } from './types';
 import { DEFAULT_METRIC, DEFAULT_THRESHOLD, ruleText, summarize, summarizeData } from './verdict';
@@ -104,7 +103,7 @@ function checkOptions(opts: SanityOptions, metric: SimilarityName, threshold: nu
 
 /** The strip's columns: the original, then one per block from the logits down. */
 function stepsOf(mode: SanityMode, blocks: readonly RandomizableBlock[]): SanityStep[] {
-  const names = (b: RandomizableBlock) => b.layers.map((l) => l.name);
+  const names = (b: RandomizableBlock) => b.layers;
   return [
     { index: 0, layer: null, randomized: [] },
     ...blocks.map((b, k) => ({
@@ -143,12 +142,12 @@ async function explainOne(adapter: ModelAdapter, run: MethodRun, x: tf.Tensor4D,
 
 export async function runSanityCheck(opts: SanityOptions): Promise<SanityResult> {
   const { adapter, labels } = opts.model;
-  const model = layersModelOf(adapter);
+  const randomizer = adapter.randomizer();
+  if (typeof randomizer === 'string') throw new UserError(`cannot run sanity checks: ${randomizer}`);
   const metric = opts.metric ?? DEFAULT_METRIC;
   const threshold = opts.threshold ?? DEFAULT_THRESHOLD;
   checkOptions(opts, metric, threshold);
-  const blocks = randomizableBlocks(model);
-  if (blocks.length === 0) throw new UserError('the model has no layers with weights to re-initialise');
+  const blocks = randomizer.blocks;
   const steps = stepsOf(opts.mode, blocks);
   const twin = opts.randomLabelsModel;
   const runs: MethodRun[] = opts.methods.map((method) => ({
@@ -161,7 +160,7 @@ export async function runSanityCheck(opts: SanityOptions): Promise<SanityResult>
   const data = await loadSanityInputs(opts.images, adapter, opts.preprocess, opts.signal);
   let snapshot: WeightSnapshot | undefined;
   try {
-    snapshot = new WeightSnapshot(model, blocks);
+    snapshot = randomizer.snapshot();
     const targets = await targetsOf(adapter, data.inputs, opts.target);
     const refs: MapReference[][] = opts.images.map(() => []);
     // sims[image][method][step]
@@ -194,8 +193,8 @@ export async function runSanityCheck(opts: SanityOptions): Promise<SanityResult>
       throwIfCancelled(opts.signal);
       // Cascading: one more block on top of the ones already random. Independent: the previous
       // block back to its trained weights, then this one random.
-      if (opts.mode === 'independent' && s > 1) snapshot.restore(blocks[s - 2]);
-      snapshot.reinitialize(blocks[s - 1], opts.seed);
+      if (opts.mode === 'independent' && s > 1) snapshot.restore(s - 2);
+      snapshot.reinitialize(s - 1, opts.seed);
       await stepSweep(s, `step ${s}/${steps.length - 1}, ${blocks[s - 1].name} re-initialised`);
     }
     opts.onProgress?.(1, 'done');

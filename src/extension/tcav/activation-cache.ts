@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../shared/errors';
-import { readModelJson, resolveModelJson } from '../model/fs-io';
+import { checkpointFiles } from '../model/formats/registry';
 
 function sha256(chunks: Iterable<Buffer>): string {
   const h = crypto.createHash('sha256');
@@ -17,14 +17,11 @@ function sha256(chunks: Iterable<Buffer>): string {
   return h.digest('hex');
 }
 
-/** SHA-256 of a model.json and every weight file its manifest names: one id per checkpoint. */
+/** SHA-256 of the files of a model's checkpoint (model.json and its shards, model.onnx and its external data, …): one id per checkpoint. */
 export function modelHash(modelPath: string): string {
-  const file = resolveModelJson(modelPath);
-  const json = readModelJson(file);
-  const shards = (json.weightsManifest ?? []).flatMap((g) => g.paths).map((p) => path.join(path.dirname(file), p));
+  const files = checkpointFiles(modelPath);
   return sha256((function* () {
-    yield fs.readFileSync(file);
-    for (const s of shards) if (fs.existsSync(s)) yield fs.readFileSync(s);
+    for (const f of files) yield fs.readFileSync(f);
   })());
 }
 

@@ -4,7 +4,6 @@
  * concept A vs concept B), TCAV scores from the directional derivatives, random-vs-random scores
  * (each run a different pair of random sets) as the null, Welch's two-sided t-test per concept and layer, Bonferroni across them.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, throwIfCancelled } from '../../shared/errors';
 import { LOW_CAV_ACCURACY, type TcavCell, type TcavRandomBaseline, type TcavResult } from '../../shared/tcav';
@@ -14,6 +13,7 @@ import type { PreprocessPreset } from '../image/preprocess';
 import { autoBatchSize } from '../explain/batch-size';
 import { yieldToEventLoop } from '../explain/methods/event-loop';
 import { ActivationCache, modelHash, type FeatureKind } from './activation-cache';
+import { checkpointTime } from '../model/formats/registry';
 import { ensureFeatures, FeatureReader, type FeatureCounts } from './features';
 import { sample, type ResolvedExperiment } from './experiment';
 import { trainCav } from './cav';
@@ -198,7 +198,7 @@ export async function runTcav(opts: RunTcavOptions): Promise<TcavResult> {
   return {
     version: 1,
     experiment: exp.file,
-    model: { file: model.file, name: model.name, hash, modified: fs.statSync(model.file).mtime.toISOString() },
+    model: { file: model.file, name: model.name, hash, modified: checkpointTime(model.file) },
     target,
     createdAt: new Date().toISOString(),
     seed: exp.seed,

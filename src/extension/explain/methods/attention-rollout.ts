@@ -10,9 +10,8 @@ import type { Explainer, ExplainRequest, ExplanationMap, MethodParams } from '..
 import type { ModelAdapter, Target } from '../../model/types';
 import type { HeadFusion } from '../../../shared/attention';
 import { throwIfCancelled, UserError } from '../../../shared/errors';
-import { attentionOfLayersModel, type AttentionCapture, type AttentionModel } from '../../attention/attention-model';
+import type { AttentionCapture, AttentionModel } from '../../attention/attention-model';
 import { attentionImageMap } from '../../attention/image-maps';
-import { LayersModelAdapter } from '../../model/layers-adapter';
 import { choiceParam, numberParam, singleImage } from './request-checks';
 
 /** The two parameters of the rollout methods. */
@@ -36,25 +35,9 @@ type AttentionEntry = { model: AttentionModel } | { reason: string };
  */
 const entries = new WeakMap<ModelAdapter, AttentionEntry>();
 
-function describe(err: unknown): string {
-  return (err as Error).message.split('\n')[0];
-}
-
 function attentionEntry(adapter: ModelAdapter): AttentionEntry {
-  if (!(adapter instanceof LayersModelAdapter)) {
-    return { reason: 'needs MultiHeadAttention layers of a layers model; this is a graph model (for the attention of its Softmax nodes, use the Attention tab or `xai-lens attention`)' };
-  }
-  if (!adapter.layers.some((l) => l.className === 'MultiHeadAttention')) {
-    return { reason: 'needs MultiHeadAttention layers over image patches; this model has none' };
-  }
-  let model: AttentionModel;
-  try {
-    const meta = adapter.model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
-    model = attentionOfLayersModel(adapter.model, 'the model', meta ?? {});
-  } catch (err) {
-    if (err instanceof UserError) return { reason: `needs MultiHeadAttention layers over image patches; ${describe(err)}` };
-    throw err;
-  }
+  const model = adapter.attention();
+  if (typeof model === 'string') return { reason: model };
   const self = model.layers.filter((l) => !l.cross);
   if (self.length === 0) return { reason: 'needs self-attention over image patches; every attention layer of this model is cross-attention' };
   const first = self[0];
@@ -66,7 +49,7 @@ function attentionEntry(adapter: ModelAdapter): AttentionEntry {
     const [h, w] = adapter.inputShape;
     return {
       reason: `needs MultiHeadAttention layers over image patches; the ${first.queryTokens} tokens of ${first.name} do not form a patch grid of the ${h}×${w} input ` +
-        '(name it in the model.json\'s userDefinedMetadata: "patchGrid": [rows, cols], "clsToken": true/false)',
+        '(name it in the model\'s metadata: "patchGrid": [rows, cols], "clsToken": true/false)',
     };
   }
   return { model };

@@ -29,33 +29,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel, LayerVariable, layers as tfl } from '@tensorflow/tfjs-layers';
 import { UserError } from '../../shared/errors';
-import { LayersModelAdapter } from '../model/layers-adapter';
-import { LayersProgram, type Step } from '../model/layers-program';
-import type { ModelAdapter } from '../model/types';
-import { freshWeight, weightSeed } from './initializers';
+import { LayersProgram, type Step } from './layers-program';
+import type { RandomizableBlock, Randomizer, WeightSnapshot } from './types';
+import { freshWeight } from './layers-initializers';
+import { weightSeed } from './weight-seed';
 
-export interface RandomizableBlock {
+export interface LayerBlock {
   /** The column's name: its first layer's (the conv / dense layer, or a lone batch norm). */
   name: string;
   /** The layers it re-initialises, in execution order, with their names in the adapter. */
   layers: { name: string; layer: tfl.Layer }[];
 }
 
-/** The tfjs-layers model behind an adapter; a UserError for graph models. */
-export function layersModelOf(adapter: ModelAdapter): LayersModel {
-  if (adapter instanceof LayersModelAdapter) return adapter.model;
-  throw new UserError(
-    'sanity checks need a layers model (this is a graph model: its weights are constants frozen into the graph and cannot be re-initialised); convert the Keras model with tensorflowjs_converter --output_format tfjs_layers_model',
-  );
-}
-
 /** The randomizable blocks of a model, from the logits down. */
-export function randomizableBlocks(model: LayersModel): RandomizableBlock[] {
+export function randomizableBlocks(model: LayersModel): LayerBlock[] {
   const program = new LayersProgram(model);
   const producer = new Map<string, Step>();
   program.steps.forEach((s) => s.outputs.forEach((k) => producer.set(k, s)));
-  const blocks: RandomizableBlock[] = [];
-  const blockOf = new Map<tfl.Layer, RandomizableBlock>();
+  const blocks: LayerBlock[] = [];
+  const blockOf = new Map<tfl.Layer, LayerBlock>();
   for (const s of program.steps) {
     // A layer shared by several calls (or a nested model used twice) is one block.
     if (s.layer.weights.length === 0 || blockOf.has(s.layer)) continue;
@@ -77,12 +69,12 @@ function assign(v: LayerVariable, value: tf.Tensor): void {
   (v.read() as tf.Variable).assign(value);
 }
 
-export class WeightSnapshot {
+export class LayersWeightSnapshot {
   private readonly saved = new Map<LayerVariable, tf.Tensor>();
   private released = false;
 
   /** Takes the snapshot of every block's weights; throws a UserError if the model is in use. */
-  constructor(private readonly model: LayersModel, readonly blocks: readonly RandomizableBlock[]) {
+  constructor(private readonly model: LayersModel, readonly blocks: readonly LayerBlock[]) {
     if (busy.has(model)) throw new UserError('a sanity check is already running on this model; wait for it to finish or cancel it');
     busy.add(model);
     for (const b of blocks) for (const { layer } of b.layers) for (const v of layer.weights) this.saved.set(v, tf.clone(v.read()));
@@ -96,7 +88,7 @@ export class WeightSnapshot {
   }
 
   /** Re-initialises a block's layers, seeded per (seed, layer, weight). */
-  reinitialize(block: RandomizableBlock, seed: number): void {
+  reinitialize(block: LayerBlock, seed: number): void {
     for (const { name, layer } of block.layers) {
       layer.weights.forEach((v, i) => {
         const fresh = freshWeight(layer, v, weightSeed(seed, name, i), this.original(v));
@@ -107,7 +99,7 @@ export class WeightSnapshot {
   }
 
   /** Puts a block's original weights back. */
-  restore(block: RandomizableBlock): void {
+  restore(block: LayerBlock): void {
     for (const { layer } of block.layers) for (const v of layer.weights) assign(v, this.original(v));
   }
 
@@ -122,5 +114,26 @@ export class WeightSnapshot {
       this.saved.clear();
       busy.delete(this.model);
     }
+  }
+}
+
+/** The Randomizer capability of a layers model: its blocks, snapshots taken on demand. */
+export class LayersRandomizer implements Randomizer {
+  readonly layerBlocks: readonly LayerBlock[];
+  readonly blocks: readonly RandomizableBlock[];
+  readonly initialization = "each layer's configured initializer (Keras' own; a truncated normal with the trained weight's mean and spread where none is configured)";
+
+  constructor(private readonly model: LayersModel) {
+    this.layerBlocks = randomizableBlocks(model);
+    this.blocks = this.layerBlocks.map((b) => ({ name: b.name, layers: b.layers.map((l) => l.name) }));
+  }
+
+  snapshot(): WeightSnapshot {
+    const s = new LayersWeightSnapshot(this.model, this.layerBlocks);
+    return {
+      reinitialize: (i, seed) => s.reinitialize(this.layerBlocks[i], seed),
+      restore: (i) => s.restore(this.layerBlocks[i]),
+      release: () => s.release(),
+    };
   }
 }

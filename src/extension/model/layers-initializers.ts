@@ -29,16 +29,6 @@ interface InitializerLike {
   getClassName(): string;
 }
 
-/** FNV-1a over `seed|layer|index`: one 32-bit seed per weight, the same for the same inputs. */
-export function weightSeed(seed: number, layer: string, index: number): number {
-  let h = 0x811c9dc5;
-  for (const ch of `${seed}|${layer}|${index}`) {
-    h ^= ch.charCodeAt(0);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
 /** `conv1/kernel` → `kernel`; `block/gamma_1` → `gamma` (tfjs numbers clashing names). */
 function weightKind(v: LayerVariable): string {
   const last = v.originalName.split('/').pop() ?? '';
