@@ -16,6 +16,9 @@ import { looksHalfWritten } from '../../src/extension/model/model-cache';
 import { modelDisplayName } from '../../src/extension/model/load';
 import { preprocess } from '../../src/extension/image/preprocess';
 import { UserError } from '../../src/shared/errors';
+import { mayHaveAttention } from '../../src/extension/attention/attention-cache';
+import { loadAttentionModel } from '../../src/extension/attention/load-attention';
+import { blankInputs } from '../../src/extension/attention/attention-model';
 import { useBackend } from '../helpers/tf-test';
 import { branchingModel } from '../helpers/models';
 import { writeGraphModel } from '../helpers/graph-model';
@@ -105,4 +108,26 @@ test('the raw preset passes 0..255 through unchanged, as float32', () => {
   assert.equal(out.dtype, 'float32');
   assert.deepEqual([...out.dataSync()], [0, 128, 255, 7]);
   tf.dispose([px, out]);
+});
+
+test('a Keras ViT saved as .keras and as .h5 opens for attention maps: its MultiHeadAttention layers, rows summing to 1', async () => {
+  for (const file of [path.join('test', 'fixtures', 'keras', 'vit_tiny.keras'), path.join('test', 'fixtures', 'keras', 'vit_tiny.h5')]) {
+    assert.ok(mayHaveAttention(file), file);
+    const m = await loadAttentionModel(file);
+    assert.ok(m.layers.length > 0, `${file}: attention layers`);
+    const inputs = blankInputs(m.inputs);
+    const capture = m.capture(inputs);
+    tf.dispose(inputs);
+    const [first] = m.layers;
+    const p = capture.probabilities[0];
+    for (let h = 0; h < first.heads; h++) {
+      for (let q = 0; q < first.queryTokens; q++) {
+        let sum = 0;
+        for (let k = 0; k < first.keyTokens; k++) sum += p[(h * first.queryTokens + q) * first.keyTokens + k];
+        assert.ok(Math.abs(sum - 1) < 1e-5, `${file}: head ${h} row ${q} sums to ${sum}`);
+      }
+    }
+    m.dispose();
+  }
+  assert.ok(!mayHaveAttention(path.join('test', 'fixtures', 'keras', 'resnet_tiny.keras')));
 });

@@ -312,6 +312,16 @@ export function blankInputs(inputs: readonly ModelInput[]): tf.Tensor[] {
   return inputs.map((x) => (x.kind === 'image' ? tf.zeros([1, ...x.shape]) : tf.zeros([1, x.length ?? 8], x.dtype)));
 }
 
+/**
+ * The attention model of a layers model loaded from `file` (a model.json, a .keras, an .h5),
+ * with the labels, preprocessing and hints of the files beside it over what the file carries.
+ */
+export function attentionOfLoadedLayersModel(model: tfl.LayersModel, file: string, name: string, embedded: Record<string, unknown> | undefined): AttentionModel {
+  const outShape = model.outputs[0].shape;
+  const meta = readModelMetadata(file, embedded, (outShape[outShape.length - 1] as number | null) ?? 0);
+  return new LayersAttentionModel(model, file, name, meta.extra ?? {}, meta.labels, meta.preprocess);
+}
+
 /** A TF.js model.json (layers or graph model) for attention maps. */
 export async function loadTfjsAttentionModel(file: string, kind: 'layers' | 'graph'): Promise<AttentionModel> {
   const json = readModelJson(file);
@@ -333,9 +343,7 @@ export async function loadTfjsAttentionModel(file: string, kind: 'layers' | 'gra
       return m;
     }
     const model = await tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file)), { strict: true });
-    const outShape = model.outputs[0].shape;
-    const meta = readModelMetadata(file, json.userDefinedMetadata, (outShape[outShape.length - 1] as number | null) ?? 0);
-    return new LayersAttentionModel(model, file, name, meta.extra ?? {}, meta.labels, meta.preprocess);
+    return attentionOfLoadedLayersModel(model, file, name, json.userDefinedMetadata);
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw new UserError(`cannot load ${file} for attention maps: ${(err as Error).message.split('\n')[0]}`);

@@ -1,0 +1,212 @@
+/**
+ * Keras models read directly, no converter and no Python: Keras 3 `.keras` archives
+ * (KERAS_V3_FORMAT) and legacy HDF5 model files written by tf.keras 2 or Keras 3
+ * `model.save('x.h5')` (KERAS_H5_FORMAT). The config is rebuilt as a tfjs-layers model
+ * (topology.ts), the weights are put in layer by layer (weights.ts), and the result is a
+ * LayersModelAdapter like any TF.js layers model, so every method and sanity check works on it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../../../../shared/errors';
+import { LayersModelAdapter } from '../../layers-adapter';
+import type { FormatLoadOptions, LoadedArtifacts, ModelFormat } from '../format';
+import { ArchiveError, readZipMembers, ZIP_MAGIC } from './archive';
+import { HDF5_MAGIC, Hdf5Error, openHdf5, type Hdf5Group } from './hdf5';
+import { kerasConfigToTopology, unknownLayersMessage, type Json } from './topology';
+import { loadH5Weights, loadKeras3Weights, WeightsError } from './weights';
+import { attentionOfLoadedLayersModel, type AttentionModel } from '../../../attention/attention-model';
+import { modelDisplayName } from '../../load';
+
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+
+function readBytes(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new UserError(`cannot read ${file}: ${firstLine(err)}`);
+  }
+}
+
+function parseJson(text: string, file: string, what: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (err) {
+    throw new UserError(`${file} is damaged: its ${what} is not valid JSON (${firstLine(err)})`);
+  }
+}
+
+/** Builds the tfjs model of a Keras model config, failing once with every unsupported layer class. */
+async function buildModel(file: string, modelConfig: Json, kerasVersion: string | undefined): Promise<{ model: tfl.LayersModel; warnings: string[] }> {
+  let converted: ReturnType<typeof kerasConfigToTopology>;
+  try {
+    converted = kerasConfigToTopology(modelConfig, kerasVersion);
+  } catch (err) {
+    throw new UserError(`${file} is damaged: ${firstLine(err)}`);
+  }
+  if (converted.unknown.size > 0) throw new UserError(unknownLayersMessage(file, converted.unknown));
+  try {
+    const model = await tfl.models.modelFromJSON({ modelTopology: converted.topology } as unknown as Parameters<typeof tfl.models.modelFromJSON>[0]);
+    return { model, warnings: converted.warnings };
+  } catch (err) {
+    throw new UserError(`cannot load ${file}: ${firstLine(err)}`);
+  }
+}
+
+function withWeights(file: string, model: tfl.LayersModel, load: () => void): void {
+  try {
+    load();
+  } catch (err) {
+    model.dispose();
+    if (err instanceof Hdf5Error || err instanceof WeightsError) throw new UserError(`cannot load the weights of ${file}: ${firstLine(err)}`);
+    throw new UserError(`cannot load the weights of ${file}: ${firstLine(err)}`);
+  }
+}
+
+function adapterFor(model: tfl.LayersModel, opts: FormatLoadOptions): LayersModelAdapter {
+  try {
+    return new LayersModelAdapter(model, opts.inputSize);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+const existing = (file: string) => (fs.existsSync(file) ? [file] : []);
+
+// ---------------------------------------------------------------------------------------------
+// .keras
+
+interface KerasArchive {
+  config: Json;
+  metadata: Record<string, unknown>;
+  weights: Hdf5Group;
+}
+
+function openArchive(file: string): KerasArchive {
+  const bytes = readBytes(file);
+  let members: Map<string, Uint8Array>;
+  try {
+    members = readZipMembers(bytes, ['config.json', 'metadata.json', 'model.weights.h5']);
+  } catch (err) {
+    if (err instanceof ArchiveError) throw new UserError(`${file} is not a readable .keras archive: ${err.message}`);
+    throw err;
+  }
+  const text = (name: string) => new TextDecoder().decode(members.get(name));
+  if (!members.has('config.json')) throw new UserError(`${file} is not a Keras 3 model archive (it has no config.json)`);
+  if (!members.has('model.weights.h5')) throw new UserError(`${file} holds no weights (no model.weights.h5 in the archive)`);
+  const config = parseJson(text('config.json'), file, 'config.json');
+  const meta = members.has('metadata.json') ? parseJson(text('metadata.json'), file, 'metadata.json') : {};
+  let weights: Hdf5Group;
+  try {
+    weights = openHdf5(members.get('model.weights.h5')!);
+  } catch (err) {
+    throw new UserError(`${file} is damaged: its model.weights.h5 cannot be read (${firstLine(err)})`);
+  }
+  const metadata = meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
+  return { config, metadata, weights };
+}
+
+/** The tfjs model of a .keras archive, with its weights, metadata and load warnings. */
+async function loadKeras3(file: string): Promise<{ model: tfl.LayersModel; metadata: Record<string, unknown>; warnings: string[] }> {
+  const archive = openArchive(file);
+  const version = typeof archive.metadata.keras_version === 'string' ? archive.metadata.keras_version : undefined;
+  const { model, warnings } = await buildModel(file, archive.config, version);
+  withWeights(file, model, () => loadKeras3Weights(model, archive.weights, archive.config));
+  return { model, metadata: { ...archive.metadata }, warnings };
+}
+
+/** For attention maps (token models too): the model without the one-image-input adapter. */
+async function attentionOf(file: string, load: (file: string) => Promise<{ model: tfl.LayersModel; metadata: Record<string, unknown> }>): Promise<AttentionModel> {
+  const { model, metadata } = await load(file);
+  try {
+    return attentionOfLoadedLayersModel(model, file, modelDisplayName(file), metadata);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+export const KERAS_V3_FORMAT: ModelFormat = {
+  id: 'keras',
+  label: 'Keras 3 model (.keras)',
+  globs: ['**/*.keras'],
+  claims: (file, head) => /\.keras$/i.test(file) && head.length >= 4 && ZIP_MAGIC.equals(head.subarray(0, 4)),
+  checkpointFiles: (file) => existing(file),
+  watchPattern: (file) => path.basename(file),
+  async load(file: string, opts: FormatLoadOptions): Promise<LoadedArtifacts> {
+    const { model, metadata, warnings } = await loadKeras3(file);
+    return { adapter: adapterFor(model, opts), embeddedMetadata: metadata, warnings };
+  },
+  loadAttention: (file) => attentionOf(file, loadKeras3),
+  mayHaveAttention(file: string): boolean {
+    try {
+      const config = readZipMembers(fs.readFileSync(file), ['config.json']).get('config.json');
+      return config !== undefined && new TextDecoder().decode(config).includes('"MultiHeadAttention"');
+    } catch {
+      return false;
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// .h5
+
+function h5Text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export const KERAS_H5_FORMAT: ModelFormat = {
+  id: 'keras-h5',
+  label: 'Keras model (.h5)',
+  globs: ['**/*.h5', '**/*.hdf5'],
+  claims: (file, head) => /\.(h5|hdf5)$/i.test(file) && head.length >= 8 && HDF5_MAGIC.equals(head.subarray(0, 8)),
+  checkpointFiles: (file) => existing(file),
+  watchPattern: (file) => path.basename(file),
+  async load(file: string, opts: FormatLoadOptions): Promise<LoadedArtifacts> {
+    const { model, metadata, warnings } = await loadH5(file);
+    return { adapter: adapterFor(model, opts), embeddedMetadata: metadata, warnings };
+  },
+  loadAttention: (file) => attentionOf(file, loadH5),
+  mayHaveAttention(file: string): boolean {
+    try {
+      const text = h5Text(openHdf5(fs.readFileSync(file)).attr('model_config'));
+      return text !== undefined && text.includes('"MultiHeadAttention"');
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** The tfjs model of a legacy .h5 model file, with its weights, metadata and load warnings. */
+async function loadH5(file: string): Promise<{ model: tfl.LayersModel; metadata: Record<string, unknown>; warnings: string[] }> {
+  let root: Hdf5Group;
+  let modelConfigText: string | undefined;
+  let version: string | undefined;
+  let backend: string | undefined;
+  let modelWeights: Hdf5Group | undefined;
+  try {
+    root = openHdf5(readBytes(file));
+    modelConfigText = h5Text(root.attr('model_config'));
+    version = h5Text(root.attr('keras_version'));
+    backend = h5Text(root.attr('backend'));
+    modelWeights = root.group('model_weights');
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${file} is not a readable HDF5 file: ${firstLine(err)}`);
+  }
+  if (modelConfigText === undefined) {
+    throw new UserError(`${file} holds no model config (a weights-only .h5, from save_weights?); save the whole model with model.save()`);
+  }
+  if (!modelWeights) throw new UserError(`${file} holds no weights (no model_weights group)`);
+  const config = parseJson(modelConfigText, file, 'model_config attribute');
+  const { model, warnings } = await buildModel(file, config, version);
+  withWeights(file, model, () => loadH5Weights(model, modelWeights));
+  const metadata: Record<string, unknown> = {};
+  if (version) metadata.keras_version = version;
+  if (backend) metadata.backend = backend;
+  return { model, metadata, warnings };
+}
+
+/** Both Keras formats, .keras first. */
+export const KERAS_FORMATS: readonly ModelFormat[] = [KERAS_V3_FORMAT, KERAS_H5_FORMAT];
