@@ -9,12 +9,14 @@ import type { ModelFormat } from './format';
 import { TFJS_LAYERS_FORMAT } from './tfjs-layers/format';
 import { TFJS_GRAPH_FORMAT } from './tfjs-graph/format';
 import { KERAS_H5_FORMAT, KERAS_V3_FORMAT } from './keras/format';
+import { ONNX_FORMAT } from './onnx/format';
 
 export const MODEL_FORMATS: readonly ModelFormat[] = [
   TFJS_LAYERS_FORMAT,
   TFJS_GRAPH_FORMAT,
   KERAS_V3_FORMAT,
   KERAS_H5_FORMAT,
+  ONNX_FORMAT,
 ];
 
 /** What the model picker searches for: every format's globs, as one pattern. */

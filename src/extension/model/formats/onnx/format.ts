@@ -1,0 +1,103 @@
+/**
+ * ONNX models (`*.onnx`, e.g. from PyTorch's torch.onnx.export with either exporter), run as
+ * tfjs ops behind the OnnxModelAdapter. Weights may live in external data files beside the model.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../../../../shared/errors';
+import type { AttentionModel } from '../../../attention/attention-model';
+import type { FormatLoadOptions, LoadedArtifacts, ModelFormat } from '../format';
+import { OnnxModelAdapter } from './adapter';
+import { onnxAttention } from './attention';
+import { buildGraph, disposeGraph } from './graph';
+import { ONNX_OPS } from './ops';
+import { readModelMetadata } from '../../metadata';
+import { externalLocations, looksLikeOnnx, readModel, type ModelProto } from './proto';
+
+/** metadata_props as metadata: values that are JSON are parsed (labels lists, patchGrid, …). */
+export function embeddedMetadata(model: ModelProto): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { key, value } of model.metadata_props ?? []) {
+    try {
+      out[key] = JSON.parse(value);
+    } catch {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** Loads an .onnx file into an adapter (and its metadata). */
+export function loadOnnxModel(file: string, opts: FormatLoadOptions = {}): { adapter: OnnxModelAdapter; metadata: Record<string, unknown> } {
+  const model = readModel(file);
+  const metadata = embeddedMetadata(model);
+  // The hints of the files beside the model (patchGrid, outputActivation) win over the file's own.
+  const hints = readModelMetadata(file, metadata, -1).extra ?? metadata;
+  const graph = buildGraph(model, file, ONNX_OPS);
+  try {
+    return { adapter: new OnnxModelAdapter(graph, { inputSize: opts.inputSize, metadata: hints }), metadata };
+  } catch (err) {
+    // The adapter did not take the graph: free its weights.
+    disposeGraph(graph);
+    throw err;
+  }
+}
+
+export const ONNX_FORMAT: ModelFormat = {
+  id: 'onnx',
+  label: 'ONNX model (.onnx)',
+  globs: ['**/*.onnx'],
+
+  claims(file: string, head: Buffer): boolean {
+    return /\.onnx$/i.test(file) && looksLikeOnnx(head);
+  },
+
+  checkpointFiles(file: string): string[] {
+    const files = [file];
+    try {
+      const model = readModel(file);
+      for (const loc of externalLocations(model)) {
+        const p = path.resolve(path.dirname(file), loc);
+        if (fs.existsSync(p) && !files.includes(p)) files.push(p);
+      }
+    } catch {
+      // An unreadable model is reported by load; its checkpoint is the file alone.
+    }
+    return files;
+  },
+
+  watchPattern(file: string): string {
+    const base = path.basename(file);
+    return `{${base},${base}.data,${base.replace(/\.onnx$/i, '')}.data,*.data}`;
+  },
+
+  async load(file: string, opts: FormatLoadOptions): Promise<LoadedArtifacts> {
+    const { adapter, metadata } = loadOnnxModel(file, opts);
+    return { adapter, embeddedMetadata: metadata };
+  },
+
+  async loadAttention(file: string): Promise<AttentionModel> {
+    const { adapter, metadata } = loadOnnxModel(file);
+    const m = onnxAttention(adapter, metadata, true, file);
+    if (typeof m === 'string') {
+      adapter.dispose();
+      throw new UserError(`${path.basename(file)} ${m.replace(/^needs /, 'has no attention to show: it needs ')}`);
+    }
+    return m;
+  },
+
+  mayHaveAttention(file: string): boolean {
+    // Node op types come before the weights in every exporter's output: look at the first 16 MiB.
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(file, 'r');
+      const buf = Buffer.alloc(Math.min(16 << 20, fs.fstatSync(fd).size));
+      fs.readSync(fd, buf, 0, buf.length, 0);
+      return buf.includes('Softmax');
+    } catch {
+      return false;
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  },
+};
