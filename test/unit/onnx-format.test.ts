@@ -22,13 +22,6 @@ import { assertNoLeak, maxAbsDiff, pearson, useBackend } from '../helpers/tf-tes
 const DIR = path.join(__dirname, '../../../test/fixtures/onnx-models');
 const refs = JSON.parse(fs.readFileSync(path.join(DIR, 'refs.json'), 'utf8')) as Record<string, { layer: string; class: number; headSoftmax: boolean; fc?: number[][] }>;
 
-// The operator library calls a few tensor methods (x.reshape, …) that tfjs-core defines only when
-// its chained ops are registered, which no bundle does here: give them their functional form.
-const proto = tf.Tensor.prototype as unknown as Record<string, unknown>;
-for (const [k, f] of Object.entries(tf)) {
-  if (typeof f === 'function' && /^[a-z]/.test(k) && !(k in proto)) proto[k] = function (this: tf.Tensor, ...a: unknown[]) { return (f as (...x: unknown[]) => unknown)(this, ...a); };
-}
-
 function npy(name: string): { data: Float32Array; shape: number[] } {
   return decodeNpy(fs.readFileSync(path.join(DIR, 'ref', name)));
 }

@@ -226,7 +226,7 @@ export class OnnxRuntime {
   ): { outputs: tf.Tensor[]; nhwc: boolean[] } {
     const op = this.ops[node.opType];
     if (!op) throw new Error(`ONNX runtime: no operator ${node.opType}`);
-    const ctx = { opset: this.graph.opset, node: node.name };
+    const ctx = { opset: this.graph.opset, node: node.name, numOutputs: node.outputs.length };
     const relu = opts.reluBackward ? this.reluLike.get(node) : undefined;
     if (relu && ins[0]) {
       return { outputs: [reluWithRule(ins[0].t, relu.max, opts.reluBackward!)], nhwc: [ins[0].nhwc] };
