@@ -17,6 +17,7 @@ const node = { ...common, platform: 'node', target: 'node20', format: 'cjs' };
 const tools = [
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
   { in: 'demo/make-fixtures.ts', out: 'fixtures' },
+  { in: 'demo/export-dataset.ts', out: 'export-dataset' },
   { in: 'bench/main.ts', out: 'bench' },
 ].filter((e) => existsSync(e.in));
 
