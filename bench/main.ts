@@ -1,5 +1,5 @@
 /**
- * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,grid,perturbation,sanity,tcav,tcav-memory,attention,kernels]`.
+ * Benchmarks (not tests): `npm run bench [-- --backend wasm|cpu|...] [-- --only gradcam,grid,perturbation,sanity,tcav,tcav-memory,attention,formats,kernels]`.
  * Prints ratios against their floors (see the README's Speed section), measured in one run on one
  * backend.
  */
@@ -13,6 +13,7 @@ import { benchSanity } from './sanity';
 import { benchTcav, benchTcavMemory } from './tcav';
 import { benchAttention } from './attention';
 import { benchWasmKernels, formatTimings } from './wasm-kernels';
+import { benchFormats } from './formats';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { backend: { type: 'string', default: 'wasm' }, only: { type: 'string' }, reps: { type: 'string' } } });
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
   if (want('grid')) console.log((await benchGrid(path.resolve(__dirname, '..'))).join('\n'));
   if (want('tcav')) console.log((await benchTcav()).join('\n'));
   if (want('attention')) console.log((await benchAttention(Math.min(reps, 5))).join('\n'));
+  if (want('formats')) console.log((await benchFormats(path.resolve(__dirname, '..'), Math.min(reps, 5))).join('\n'));
   // Opt-in: 2000 images through MobileNetV2 take a few minutes.
   if (only?.includes('tcav-memory')) console.log((await benchTcavMemory()).join('\n'));
   if (want('kernels') && report.backend === 'wasm') console.log(formatTimings(benchWasmKernels()));

@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): XaiLensApi {
     backend,
     panels,
     vscode.commands.registerCommand(COMMANDS.explainImage, (uri?: vscode.Uri) => explainImageCommand(panels, uri)),
-    vscode.commands.registerCommand(COMMANDS.selectModel, () => selectModelCommand(panels)),
+    vscode.commands.registerCommand(COMMANDS.selectModel, (uri?: vscode.Uri) => selectModelCommand(panels, uri)),
     vscode.commands.registerCommand(COMMANDS.selectBackend, () => selectBackendCommand(panels)),
     vscode.commands.registerCommand(COMMANDS.installGpuBackend, () => installGpuBackendCommand(panels)),
     vscode.commands.registerCommand(COMMANDS.showStatusMenu, () => statusMenuCommand()),

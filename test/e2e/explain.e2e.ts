@@ -202,7 +202,24 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   // 7. TCAV and attention (Run TCAV on the demo experiment, Show Attention on the token model and a ViT image).
   Object.assign(timings, await tcavAndAttentionSteps({ page, step, check }));
 
-  // 8. the MobileNetV2-size model, cold (first load of that model) and warm.
+  // 8. the models PyTorch and Keras users bring: the demo task exported to ONNX and saved as .keras.
+  for (const [k, model, name] of [[3, 'models/shapes-pytorch/model.onnx', 'onnx'], [4, 'models/shapes-keras/model.keras', 'keras']] as const) {
+    fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': model, 'xaiLens.backend': 'wasm' }));
+    await page.waitForTimeout(1500); // the settings file is picked up
+    const [image, truthK] = Object.entries(boxes)[k];
+    const tk = Date.now();
+    await explainFromExplorer(page, 'images', image);
+    const frameK = await panelFrame(page, image, 120_000);
+    await waitForMap(frameK, 0, 180_000);
+    timings[`cold${name === 'onnx' ? 'Onnx' : 'Keras'}Ms`] = Date.now() - tk;
+    check((await frameK.locator('#predictions li').first().innerText()).includes(truthK.label), `${model}: the top prediction is ${truthK.label}`);
+    const stats = await canvasStats(frameK);
+    check(stats.std > 5, `${model}: the heatmap is drawn (pixel spread ${stats.std.toFixed(1)})`);
+    await waitForIdle(frameK);
+    await screenshot(page, `e2e-panel-${name}`);
+  }
+
+  // 9. the MobileNetV2-size model, cold (first load of that model) and warm.
   fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm' }));
   await page.waitForTimeout(1500); // the settings file is picked up
   const secondImage = Object.keys(boxes)[1];
@@ -218,7 +235,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
   await screenshot(page, 'e2e-panel-mobilenet');
 
-  // 9. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
+  // 10. the panel in a dark and a high-contrast theme (colours come from the theme's variables).
   for (const [theme, name] of [['Default Dark Modern', 'dark'], ['Default High Contrast', 'high-contrast']]) {
     fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'xaiLens.modelPath': 'models/mobilenet-size/model.json', 'xaiLens.backend': 'wasm', 'workbench.colorTheme': theme }));
     await page.waitForTimeout(2000);

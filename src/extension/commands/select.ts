@@ -2,7 +2,9 @@
 import * as vscode from 'vscode';
 import { pickModel } from './model-choice';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend/backends';
-import { backendSetting, setBackendSetting } from './settings';
+import * as path from 'node:path';
+import { backendSetting, setBackendSetting, setModelPathSetting } from './settings';
+import { claimingFormat } from '../model/formats/registry';
 import { COMMANDS } from './ids';
 import type { PanelManager } from '../panel/panel-manager';
 import { MessageType } from '../../shared/protocol';
@@ -15,8 +17,22 @@ const BACKEND_DESCRIPTIONS: Record<BackendChoice, string> = {
   cpu: 'plain JavaScript: slowest, always available',
 };
 
-export async function selectModelCommand(panels: PanelManager): Promise<void> {
-  const file = await pickModel();
+/**
+ * Picks the model to explain: the file right-clicked in the explorer (a model.json, .onnx,
+ * .keras or .h5), else a choice among the workspace's models. The choice is remembered.
+ */
+export async function selectModelCommand(panels: PanelManager, uri?: vscode.Uri): Promise<void> {
+  let file: string | undefined;
+  if (uri instanceof vscode.Uri && uri.scheme === 'file') {
+    if (!claimingFormat(uri.fsPath)) {
+      void vscode.window.showErrorMessage(`XAI Lens: ${path.basename(uri.fsPath)} is not a model XAI Lens reads (a TF.js model.json, an ONNX .onnx, a Keras .keras or .h5 file).`);
+      return;
+    }
+    file = uri.fsPath;
+    await setModelPathSetting(vscode.workspace.asRelativePath(file, true));
+  } else {
+    file = await pickModel();
+  }
   if (!file) return;
   panels.backend.setModel(vscode.workspace.asRelativePath(file));
   for (const p of panels.openPanels) await p.onMessage({ type: MessageType.Ready });

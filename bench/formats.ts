@@ -1,0 +1,108 @@
+/**
+ * The models people bring: an ONNX ResNet-18 and MobileNetV2 (torchvision architectures,
+ * PyTorch's TorchScript exporter) and a Keras 3 ResNet50 (.keras), loaded through the format
+ * seam, as ratios in one run:
+ *  - Grad-CAM ÷ that model's forward pass (bound ≤ 1.3) and the input gradient ÷ forward (≤ 3);
+ *  - resident memory added by loading ÷ the model file's size (bound ≤ 2), and a ViT-B/16-size
+ *    ONNX (330 MB) loads;
+ *  - XAI Lens ÷ PyTorch (CPU, one thread) on the same architectures, when torch is installed.
+ * The model files are made by bench/peers/make_models.py (seeded weights, never committed) into
+ * bench/.models/; without Python and its packages this part of the bench says so and is skipped.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadModel } from '../src/extension/model/load';
+import { gradCam } from '../src/extension/explain/methods/gradcam';
+import { fmt, medianMs, ratio } from './timing';
+
+const MODELS: { file: string; make: string; label: string }[] = [
+  { file: 'resnet18.onnx', make: 'resnet18', label: 'ONNX ResNet-18 (torchvision, TorchScript exporter)' },
+  { file: 'mobilenet_v2.onnx', make: 'mobilenet_v2', label: 'ONNX MobileNetV2 (torchvision, TorchScript exporter)' },
+  { file: 'resnet50.keras', make: 'resnet50_keras', label: 'Keras 3 ResNet50 (.keras, keras.applications)' },
+];
+
+function python(args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync('python3', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+/** The bench model, made on first use; undefined (with the reason printed) when it cannot be made. */
+function ensureModel(dir: string, file: string, make: string, lines: string[]): string | undefined {
+  const p = path.join(dir, file);
+  if (fs.existsSync(p)) return p;
+  const r = python([path.join(__dirname, '..', 'bench', 'peers', 'make_models.py'), dir, make]);
+  if (!r.ok || !fs.existsSync(p)) {
+    lines.push(`  ${file}: skipped, it could not be made (python3 with torch/torchvision/keras needed): ${r.out.trim().split('\n').pop()}`);
+    return undefined;
+  }
+  return p;
+}
+
+function rssMb(): number {
+  (global as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+interface PeerTimes { forward: number; gradcam: number; inputGradient: number }
+
+function torchPeer(names: string[]): Map<string, PeerTimes> {
+  const r = python([path.join(__dirname, '..', 'bench', 'peers', 'torch_peer.py'), '1', ...names]);
+  const out = new Map<string, PeerTimes>();
+  if (!r.ok) return out;
+  for (const line of r.out.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const j = JSON.parse(line) as PeerTimes & { model: string };
+    out.set(j.model, j);
+  }
+  return out;
+}
+
+export async function benchFormats(root: string, reps = 5): Promise<string[]> {
+  const dir = path.join(root, 'bench', '.models');
+  const lines = [`Models people bring (backend ${tf.getBackend()}; files in bench/.models, made by bench/peers/make_models.py)`];
+  const peer = torchPeer(['resnet18', 'mobilenet_v2']);
+  if (peer.size === 0) lines.push('  PyTorch peer: not available (python3 with torch and torchvision needed); XAI Lens ÷ PyTorch skipped');
+  for (const m of MODELS) {
+    const file = ensureModel(dir, m.file, m.make, lines);
+    if (!file) continue;
+    const size = fs.statSync(file).size / 2 ** 20;
+    const before = rssMb();
+    const t0 = performance.now();
+    const model = await loadModel(file);
+    const loadMs = performance.now() - t0;
+    const after = rssMb();
+    const { adapter } = model;
+    const layer = adapter.defaultLayer()!;
+    const x = tf.randomUniform([1, ...adapter.inputShape], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const target = { index: 3, space: 'logit' as const };
+    const forward = await medianMs(() => adapter.logits(x), reps);
+    const gradcam = await medianMs(() => gradCam.explain({ adapter, input: x, target, layer }), reps);
+    const inputGrad = await medianMs(() => adapter.inputGradient(x, target), reps);
+    lines.push(
+      `${m.label}: ${size.toFixed(1)} MB, loaded in ${fmt(loadMs)}, layer ${layer}`,
+      `  resident memory added by loading    ${(after - before).toFixed(0)} MB   ÷ file size = ${ratio(after - before, size)}   bound ≤ 2`,
+      `  forward                             ${fmt(forward)}`,
+      `  Grad-CAM                            ${fmt(gradcam)}   ÷ forward = ${ratio(gradcam, forward)}   bound ≤ 1.3`,
+      `  input gradient                      ${fmt(inputGrad)}   ÷ forward = ${ratio(inputGrad, forward)}   bound ≤ 3`,
+    );
+    const p = peer.get(m.make);
+    if (p) {
+      lines.push(`  ÷ PyTorch (CPU, 1 thread: forward ${fmt(p.forward)}, Grad-CAM ${fmt(p.gradcam)}, input gradient ${fmt(p.inputGradient)}): ` +
+        `forward ${ratio(forward, p.forward)}, Grad-CAM ${ratio(gradcam, p.gradcam)}, input gradient ${ratio(inputGrad, p.inputGradient)}`);
+    }
+    x.dispose();
+    adapter.dispose();
+  }
+  const vit = ensureModel(dir, 'vit_b_16.onnx', 'vit_b_16', lines);
+  if (vit) {
+    const size = fs.statSync(vit).size / 2 ** 20;
+    const before = rssMb();
+    const model = await loadModel(vit);
+    const after = rssMb();
+    lines.push(`ONNX ViT-B/16: ${size.toFixed(0)} MB file, ${model.adapter.layers.length} modules; resident memory added ${(after - before).toFixed(0)} MB ÷ file size = ${ratio(after - before, size)}   bound ≤ 2`);
+    model.adapter.dispose();
+  }
+  return lines;
+}
