@@ -13,7 +13,8 @@ import { fsSaveHandler } from '../../src/extension/model/fs-io';
 import { checkpointFiles, checkpointTime, claimingFormat, formatOf, modelFilesGlob, resolveModelFile } from '../../src/extension/model/formats/registry';
 import { metadataFileFor, readModelMetadata } from '../../src/extension/model/metadata';
 import { looksHalfWritten } from '../../src/extension/model/model-cache';
-import { modelDisplayName } from '../../src/extension/model/load';
+import { loadModel, modelDisplayName } from '../../src/extension/model/load';
+import { modelHash } from '../../src/extension/tcav/activation-cache';
 import { preprocess } from '../../src/extension/image/preprocess';
 import { UserError } from '../../src/shared/errors';
 import { mayHaveAttention } from '../../src/extension/attention/attention-cache';
@@ -130,4 +131,32 @@ test('a Keras ViT saved as .keras and as .h5 opens for attention maps: its Multi
     m.dispose();
   }
   assert.ok(!mayHaveAttention(path.join('test', 'fixtures', 'keras', 'resnet_tiny.keras')));
+});
+
+test('an ONNX checkpoint is the model file and its external data: both are hashed (TCAV caches) and watched', () => {
+  const dir = tmp('onnx-ext');
+  for (const f of ['resnet.ext.onnx', 'resnet.ext.onnx.data']) fs.copyFileSync(path.join('test', 'fixtures', 'onnx-models', f), path.join(dir, f));
+  const file = path.join(dir, 'resnet.ext.onnx');
+  assert.equal(formatOf(file).id, 'onnx');
+  assert.deepEqual(checkpointFiles(file), [file, path.join(dir, 'resnet.ext.onnx.data')]);
+  assert.match(formatOf(file).watchPattern(file), /resnet\.ext\.onnx\.data/);
+  const before = modelHash(file);
+  const data = path.join(dir, 'resnet.ext.onnx.data');
+  const bytes = fs.readFileSync(data);
+  bytes[bytes.length - 1] ^= 1;
+  fs.writeFileSync(data, bytes);
+  assert.notEqual(modelHash(file), before, 'new weights in the side file are a new checkpoint');
+});
+
+test('Keras files are claimed by extension and magic bytes: a zip named .keras, HDF5 named .h5; a weights-only .weights.h5 is refused with the reason', async () => {
+  const keras = path.join('demo', 'models', 'shapes-keras', 'model.keras');
+  const h5 = path.join('demo', 'models', 'shapes-keras-h5', 'model.h5');
+  assert.equal(formatOf(keras).id, 'keras');
+  assert.equal(formatOf(h5).id, 'keras-h5');
+  assert.deepEqual(checkpointFiles(keras), [keras]);
+  const dir = tmp('keras-names');
+  const renamed = path.join(dir, 'model.h5');
+  fs.copyFileSync(keras, renamed);
+  assert.equal(claimingFormat(renamed), undefined, 'a zip is no HDF5 file, whatever its name');
+  await assert.rejects(loadModel(path.join('test', 'fixtures', 'keras', 'weights_only.weights.h5')), /holds no model config/);
 });

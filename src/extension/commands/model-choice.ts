@@ -12,8 +12,10 @@ import { modelDisplayName } from '../model/load';
 
 export async function findModelFiles(): Promise<vscode.Uri[]> {
   const found = await vscode.workspace.findFiles(modelFilesGlob(), '**/{node_modules,.git,.cache,out,dist}/**', 500);
-  // The globs are wide (every *.h5 and model.json): keep the files a format claims by their bytes.
+  // The globs are wide (every *.h5 and model.json): keep the files a format claims by their bytes,
+  // less Keras' weights-only checkpoints (`*.weights.h5`), which hold no model.
   const models = found.filter((u) => {
+    if (/\.weights\.h5$/i.test(u.fsPath)) return false;
     try {
       return claimingFormat(u.fsPath) !== undefined;
     } catch {
