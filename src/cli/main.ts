@@ -3,13 +3,17 @@
  * Exit codes: 0 success, 2 bad input (one line on stderr), 1 an unexpected error, 3 a sanity
  * check that --require-pass named failed.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../shared/errors';
 import { EXPLAIN_USAGE, explainCommand } from './explain-command';
 import { SANITY_USAGE, sanityCommand } from './sanity-command';
 import { TCAV_USAGE, tcavCommand } from './tcav-command';
 import { ATTENTION_USAGE, attentionCommand } from './attention-command';
 
-const USAGE = `xai-lens — explanations for TensorFlow.js image models
+// stderr carries one line per problem: no tfjs banners ("Hi, looks like you are running TensorFlow.js in Node.js").
+tf.env().set('PROD', true);
+
+const USAGE = `xai-lens — explanations for image models (PyTorch via ONNX, Keras .keras / .h5, TF.js model.json)
 
 commands:
   explain <image> --model <model>   heatmaps (Grad-CAM, ...) as .npy and overlay PNGs

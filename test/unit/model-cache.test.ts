@@ -66,3 +66,24 @@ test('a checkpoint still being written is retried until it is complete', async (
   assert.deepEqual(m.adapter.inputShape, [8, 8, 3]);
   cache.dispose();
 });
+
+for (const [what, source] of [
+  ['an .onnx', path.resolve(__dirname, '../../../test/fixtures/onnx-models/resnet.ts.onnx')],
+  ['a .keras', path.resolve(__dirname, '../../../test/fixtures/keras/sequential_tiny.keras')],
+] as const) {
+  test(`${what} still being written (half its bytes) is retried until it is complete`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-cache-'));
+    const file = path.join(dir, path.basename(source));
+    const full = fs.readFileSync(source);
+    fs.writeFileSync(file, full.subarray(0, full.length >> 1)); // the trainer is halfway through its save
+    const cache = new ModelCache();
+    const loading = cache.with(file, async (model) => model);
+    await new Promise((r) => setTimeout(r, 300));
+    fs.appendFileSync(file, full.subarray(full.length >> 1));
+    const m = await loading;
+    assert.equal(m.file, file);
+    assert.equal(m.adapter.inputShape.length, 3);
+    cache.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}

@@ -386,20 +386,20 @@ describe('ONNX models from PyTorch (cpu)', () => {
       const bytes = fs.readFileSync(path.join(DIR, 'resnet.ts.onnx'));
       const cut = path.join(tmp, 'cut.onnx');
       fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
-      throwsUser(() => loadOnnxModel(cut), /^cut\.onnx is truncated/);
+      throwsUser(() => loadOnnxModel(cut), /(^|\/)cut\.onnx is truncated/);
       const junk = path.join(tmp, 'junk.onnx');
       fs.writeFileSync(junk, Buffer.concat([Buffer.from([0x08, 0x07, 0x12, 0x07]), Buffer.from('pytorch'), Buffer.from([0x3a, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff])]));
-      throwsUser(() => loadOnnxModel(junk), /^junk\.onnx (is not a valid ONNX model|is truncated)/);
+      throwsUser(() => loadOnnxModel(junk), /(^|\/)junk\.onnx (is not a valid ONNX model|is truncated)/);
       const text = path.join(tmp, 'text.onnx');
       fs.writeFileSync(text, 'hello, this is not a model');
-      throwsUser(() => loadOnnxModel(text), /^text\.onnx is not a valid ONNX model/);
+      throwsUser(() => loadOnnxModel(text), /(^|\/)text\.onnx is not a valid ONNX model/);
       assert.equal(ONNX_FORMAT.claims(text, fs.readFileSync(text)), false);
       assert.equal(ONNX_FORMAT.claims(path.join(DIR, 'resnet.ts.onnx'), bytes.subarray(0, 4096)), true);
     });
   });
 
   it('unsupported operators: one message listing each with its count', () => {
-    throwsUser(() => loadOnnxModel(path.join(DIR, 'unsupported.onnx')), /^unsupported\.onnx uses operators XAI Lens does not support: Unique ×2, com\.microsoft\.FusedConv ×1, NonZero ×1$/);
+    throwsUser(() => loadOnnxModel(path.join(DIR, 'unsupported.onnx')), /(^|\/)unsupported\.onnx uses operators XAI Lens does not support: Unique ×2, com\.microsoft\.FusedConv ×1, NonZero ×1$/);
   });
 
   it('a token model is not an image model: the message points at Show Attention', () => {

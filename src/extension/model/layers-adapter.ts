@@ -21,16 +21,26 @@ export class LayersModelAdapter implements ModelAdapter {
   constructor(
     readonly model: LayersModel,
     inputSize?: [number, number],
+    /** Names the model in errors: its file, as given (default "the model"). */
+    source?: string,
   ) {
-    if (model.inputs.length !== 1) throw new UserError(`the model has ${model.inputs.length} inputs; one image input is expected`);
+    const subject = source ?? 'the model';
+    if (model.inputs.length !== 1) throw new UserError(`${subject} has ${model.inputs.length} inputs; one image input is expected`);
+    const input = model.inputs[0];
+    const shape = input.shape;
+    const dims = `[${shape.map((d) => d ?? '?').join(', ')}]`;
+    const toAttention = 'explanations need an image model (for a token model use Show Attention: xai-lens attention --tokens)';
+    if (shape.length === 2) {
+      const what = input.dtype === 'int32' ? `token ids (int32 ${dims})` : `a sequence ${dims}`;
+      throw new UserError(`${subject} takes ${what}, not an image [batch, height, width, channels]; ${toAttention}`);
+    }
+    if (shape.length !== 4) throw new UserError(`${subject} takes a rank-${shape.length} tensor ${dims}, not an image [batch, height, width, channels]; ${toAttention}`);
     this.program = new LayersProgram(model);
-    const shape = model.inputs[0].shape;
-    if (shape.length !== 4) throw new UserError(`the model's input has shape [${shape.join(', ')}]; an image input [batch, height, width, channels] is expected`);
     const [, h, w, c] = shape;
     const height = h ?? inputSize?.[0];
     const width = w ?? inputSize?.[1];
-    if (height == null || width == null) throw new UserError('the model does not fix its input size; pass one with --size <h>x<w>');
-    if (c !== 1 && c !== 3) throw new UserError(`the model expects ${c} channels per pixel; images give 1 (gray) or 3 (RGB)`);
+    if (height == null || width == null) throw new UserError(`${subject} does not fix its input size; pass one with --size <h>x<w>`);
+    if (c !== 1 && c !== 3) throw new UserError(`${subject} expects ${c} channels per pixel; images give 1 (gray) or 3 (RGB)`);
     this.inputShape = [height, width, c];
     const out = model.outputs[0].shape;
     this.outputSize = out[out.length - 1] ?? 1;
@@ -161,6 +171,7 @@ export class LayersModelAdapter implements ModelAdapter {
   }
 
   dispose(): void {
+    this.program.dispose();
     this.model.dispose();
   }
 }

@@ -19,9 +19,13 @@ interface Entry {
   stale: boolean;
 }
 
-/** Load errors that a checkpoint still being written produces, in any format. */
+/**
+ * Load errors that a checkpoint still being written produces, in any format. A file cut short says
+ * "is truncated" (ONNX, .keras, .h5); an .h5 whose superblock is not yet rewritten at the end of a
+ * save can look "damaged" instead.
+ */
 export function looksHalfWritten(message: string): boolean {
-  return /shard|bytes but its manifest|not valid JSON|truncated|not a valid|unexpected end|is empty|no model found|not a model XAI Lens reads|zip|HDF5|invalid wire type|index out of range/i.test(message);
+  return /shard|bytes but its manifest|not valid JSON|truncated|damaged|not a valid|unexpected end|is empty|no model found|not a model XAI Lens reads|zip|HDF5|invalid wire type|index out of range/i.test(message);
 }
 
 /** The checkpoint time, or undefined while the files cannot be read (being written). */

@@ -51,7 +51,9 @@ const SUPPORTED = 'a TF.js model.json, an ONNX .onnx file, a Keras .keras or .h5
 
 /** The format of a model file; a UserError naming the file when no format reads it. */
 export function formatOf(file: string): ModelFormat {
-  const f = claimingFormat(file);
+  const head = readHead(file);
+  if (head.length === 0) throw new UserError(`${file} is empty`);
+  const f = MODEL_FORMATS.find((m) => m.claims(file, head));
   if (!f) throw new UserError(`${file} is not a model XAI Lens reads (expected ${SUPPORTED})`);
   return f;
 }

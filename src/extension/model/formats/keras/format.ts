@@ -14,7 +14,7 @@ import type { FormatLoadOptions, LoadedArtifacts, ModelFormat } from '../format'
 import { ArchiveError, readZipMembers, ZIP_MAGIC } from './archive';
 import { HDF5_MAGIC, Hdf5Error, openHdf5, type Hdf5Group } from './hdf5';
 import { kerasConfigToTopology, unknownLayersMessage, type Json } from './topology';
-import { loadH5Weights, loadKeras3Weights, WeightsError } from './weights';
+import { loadH5Weights, loadKeras3Weights } from './weights';
 import { attentionOfLoadedLayersModel, type AttentionModel } from '../../../attention/attention-model';
 import { modelDisplayName } from '../../load';
 
@@ -58,14 +58,23 @@ function withWeights(file: string, model: tfl.LayersModel, load: () => void): vo
     load();
   } catch (err) {
     model.dispose();
-    if (err instanceof Hdf5Error || err instanceof WeightsError) throw new UserError(`cannot load the weights of ${file}: ${firstLine(err)}`);
+    // The superblock was checked on opening: a dataset that cannot be read is damage, not a short file.
+    if (err instanceof Hdf5Error) throw new UserError(`${file} is damaged: ${firstLine(err)}`);
     throw new UserError(`cannot load the weights of ${file}: ${firstLine(err)}`);
   }
 }
 
-function adapterFor(model: tfl.LayersModel, opts: FormatLoadOptions): LayersModelAdapter {
+/** An HDF5 error as one line naming `file`: cut short, not HDF5 at all, or damaged. */
+function hdf5Problem(file: string, err: unknown): UserError {
+  if (err instanceof UserError) return err;
+  if (err instanceof Hdf5Error && err.truncated) return new UserError(`${file} is truncated: ${firstLine(err)}`);
+  if (err instanceof Hdf5Error && /^it is not an HDF5 file/.test(err.message)) return new UserError(`${file} is not an HDF5 file (no HDF5 signature)`);
+  return new UserError(`${file} is damaged: ${firstLine(err)}`);
+}
+
+function adapterFor(file: string, model: tfl.LayersModel, opts: FormatLoadOptions): LayersModelAdapter {
   try {
-    return new LayersModelAdapter(model, opts.inputSize);
+    return new LayersModelAdapter(model, opts.inputSize, file);
   } catch (err) {
     model.dispose();
     throw err;
@@ -89,8 +98,9 @@ function openArchive(file: string): KerasArchive {
   try {
     members = readZipMembers(bytes, ['config.json', 'metadata.json', 'model.weights.h5']);
   } catch (err) {
-    if (err instanceof ArchiveError) throw new UserError(`${file} is not a readable .keras archive: ${err.message}`);
-    throw err;
+    if (!(err instanceof ArchiveError)) throw err;
+    if (err.kind === 'not-zip') throw new UserError(`${file} is not a .keras archive: ${err.message}`);
+    throw new UserError(`${file} is ${err.kind}: ${err.message}`);
   }
   const text = (name: string) => new TextDecoder().decode(members.get(name));
   if (!members.has('config.json')) throw new UserError(`${file} is not a Keras 3 model archive (it has no config.json)`);
@@ -101,6 +111,7 @@ function openArchive(file: string): KerasArchive {
   try {
     weights = openHdf5(members.get('model.weights.h5')!);
   } catch (err) {
+    // Its CRC matched: the archive holds an HDF5 file that was broken when it was written.
     throw new UserError(`${file} is damaged: its model.weights.h5 cannot be read (${firstLine(err)})`);
   }
   const metadata = meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
@@ -123,6 +134,8 @@ async function attentionOf(file: string, load: (file: string) => Promise<{ model
     return attentionOfLoadedLayersModel(model, file, modelDisplayName(file), metadata);
   } catch (err) {
     model.dispose();
+    // One line naming the file, as the load errors do.
+    if (err instanceof UserError && !err.message.includes(file)) throw new UserError(`${file}: ${firstLine(err)}`);
     throw err;
   }
 }
@@ -136,7 +149,7 @@ export const KERAS_V3_FORMAT: ModelFormat = {
   watchPattern: (file) => path.basename(file),
   async load(file: string, opts: FormatLoadOptions): Promise<LoadedArtifacts> {
     const { model, metadata, warnings } = await loadKeras3(file);
-    return { adapter: adapterFor(model, opts), embeddedMetadata: metadata, warnings };
+    return { adapter: adapterFor(file, model, opts), embeddedMetadata: metadata, warnings };
   },
   loadAttention: (file) => attentionOf(file, loadKeras3),
   mayHaveAttention(file: string): boolean {
@@ -165,7 +178,7 @@ export const KERAS_H5_FORMAT: ModelFormat = {
   watchPattern: (file) => path.basename(file),
   async load(file: string, opts: FormatLoadOptions): Promise<LoadedArtifacts> {
     const { model, metadata, warnings } = await loadH5(file);
-    return { adapter: adapterFor(model, opts), embeddedMetadata: metadata, warnings };
+    return { adapter: adapterFor(file, model, opts), embeddedMetadata: metadata, warnings };
   },
   loadAttention: (file) => attentionOf(file, loadH5),
   mayHaveAttention(file: string): boolean {
@@ -192,8 +205,7 @@ async function loadH5(file: string): Promise<{ model: tfl.LayersModel; metadata:
     backend = h5Text(root.attr('backend'));
     modelWeights = root.group('model_weights');
   } catch (err) {
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${file} is not a readable HDF5 file: ${firstLine(err)}`);
+    throw hdf5Problem(file, err);
   }
   if (modelConfigText === undefined) {
     throw new UserError(`${file} holds no model config (a weights-only .h5, from save_weights?); save the whole model with model.save()`);

@@ -39,7 +39,15 @@ export interface Hdf5Group {
   dataset(path: string): Hdf5Dataset | undefined;
 }
 
-export class Hdf5Error extends Error {}
+export class Hdf5Error extends Error {
+  constructor(
+    message: string,
+    /** The file is shorter than its superblock says: cut short, e.g. a save still being written. */
+    readonly truncated = false,
+  ) {
+    super(message);
+  }
+}
 
 const decoder = new TextDecoder('utf-8');
 
@@ -143,18 +151,64 @@ function wrapGroup(g: jsfive.Group, path: string): Hdf5Group {
 /** The HDF5 signature, at offset 0 of every file h5py writes. */
 export const HDF5_MAGIC = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** Opens an HDF5 file from its bytes; throws Hdf5Error when it is not one or is damaged. */
+/**
+ * Where the superblock says the file ends (base address + end-of-file address), or undefined when
+ * the superblock is of a version not known here, is itself cut short, or leaves the address undefined.
+ * Superblock versions 0 and 1 (h5py's default) and 2 and 3 (libver='latest') are read.
+ */
+export function hdf5DeclaredEnd(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 12) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = bytes[8];
+  let sizeOfOffsets: number;
+  let base: number;
+  if (version === 0 || version === 1) {
+    if (bytes.length < 16) return undefined;
+    sizeOfOffsets = bytes[13];
+    base = version === 0 ? 24 : 28;
+  } else if (version === 2 || version === 3) {
+    sizeOfOffsets = bytes[9];
+    base = 12;
+  } else {
+    return undefined;
+  }
+  if (sizeOfOffsets !== 2 && sizeOfOffsets !== 4 && sizeOfOffsets !== 8) return undefined;
+  // base address, then (v0/1: the free-space address; v2/3: the superblock extension address), then the end-of-file address
+  const eofAt = base + 2 * sizeOfOffsets;
+  if (eofAt + sizeOfOffsets > bytes.length) return undefined;
+  const read = (at: number): number | undefined => {
+    let v: bigint;
+    if (sizeOfOffsets === 8) v = view.getBigUint64(at, true);
+    else v = BigInt(sizeOfOffsets === 4 ? view.getUint32(at, true) : view.getUint16(at, true));
+    const undef = (1n << BigInt(8 * sizeOfOffsets)) - 1n;
+    return v === undef || v > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(v);
+  };
+  const baseAddress = read(base);
+  const eof = read(eofAt);
+  if (baseAddress === undefined || eof === undefined) return undefined;
+  return baseAddress + eof;
+}
+
+/**
+ * Opens an HDF5 file from its bytes; throws Hdf5Error when it is not one, is shorter than its
+ * superblock says (`truncated`), or is damaged.
+ */
 export function openHdf5(bytes: Uint8Array): Hdf5Group {
   if (bytes.length < 8 || !HDF5_MAGIC.equals(Buffer.from(bytes.buffer, bytes.byteOffset, 8))) {
     throw new Hdf5Error('it is not an HDF5 file (no HDF5 signature)');
   }
+  const end = hdf5DeclaredEnd(bytes);
+  if (end !== undefined && end > bytes.length) {
+    throw new Hdf5Error(`it has ${bytes.length} bytes, but its HDF5 superblock says it ends at byte ${end}`, true);
+  }
+  if (end === undefined && bytes.length < 64) throw new Hdf5Error(`it has ${bytes.length} bytes, too few for an HDF5 superblock`, true);
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let f: jsfive.File;
   try {
     f = new jsfive.File(ab, 'model');
     void f.keys;
   } catch (err) {
-    throw new Hdf5Error(`the HDF5 file is damaged or truncated (${(err as Error).message ?? String(err)})`);
+    throw new Hdf5Error(`its HDF5 structure cannot be read (${(err as Error).message ?? String(err)})`);
   }
   return wrapGroup(f, '/');
 }

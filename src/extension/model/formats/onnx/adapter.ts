@@ -73,7 +73,7 @@ export class OnnxModelAdapter implements ModelAdapter {
     const isInt = input.elemType === DataType.INT64 || input.elemType === DataType.INT32;
     if (dims.length !== 4 || isInt) {
       const what = isInt ? `token ids (${input.elemType === DataType.INT64 ? 'int64' : 'int32'} [${dims.map((d) => d ?? '?').join(', ')}])` : `a rank-${dims.length} tensor [${dims.map((d) => d ?? '?').join(', ')}]`;
-      throw new UserError(`${file} takes ${what}, not an image [batch, channels, height, width]; explanations need an image model (for a token model use Show Attention)`);
+      throw new UserError(`${file} takes ${what}, not an image [batch, channels, height, width]; explanations need an image model (for a token model use Show Attention: xai-lens attention --tokens)`);
     }
     const [n, c, h, w] = dims;
     const num = (d: number | string | undefined) => (typeof d === 'number' ? d : undefined);
@@ -306,6 +306,7 @@ export class OnnxModelAdapter implements ModelAdapter {
   }
 
   dispose(): void {
+    this.runtime.disposeDerived();
     disposeGraph(this.graph);
   }
 }

@@ -4,6 +4,7 @@
  * gradient of a class logit with respect to each layer's probabilities (a zero added to every
  * Softmax output is what is differentiated), for gradient-weighted rollout.
  */
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../../../../shared/errors';
 import type { AttentionLayerInfo } from '../../../../shared/attention';
@@ -117,5 +118,5 @@ export function onnxAttention(adapter: OnnxModelAdapter, extra: Record<string, u
       return info !== undefined && info.dynamic && info.shape.length === 4;
     });
   if (softmax.length === 0) return `needs Softmax nodes with a [batch, heads, queries, keys] output (attention layers); ${adapter.graph.file} has none`;
-  return new OnnxAttentionModel(adapter, softmax, file, adapter.graph.file.replace(/\.onnx$/i, ''), extra, owns);
+  return new OnnxAttentionModel(adapter, softmax, file, path.basename(adapter.graph.file).replace(/\.onnx$/i, ''), extra, owns);
 }

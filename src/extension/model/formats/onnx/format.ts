@@ -9,10 +9,10 @@ import type { AttentionModel } from '../../../attention/attention-model';
 import type { FormatLoadOptions, LoadedArtifacts, ModelFormat } from '../format';
 import { OnnxModelAdapter } from './adapter';
 import { onnxAttention } from './attention';
-import { buildGraph, disposeGraph } from './graph';
+import { buildGraph, disposeGraph, type OnnxGraph } from './graph';
 import { ONNX_OPS } from './ops';
 import { readModelMetadata } from '../../metadata';
-import { externalLocations, looksLikeOnnx, readModel, type ModelProto } from './proto';
+import { ExternalData, externalLocations, looksLikeOnnx, readModel, type ModelProto } from './proto';
 
 /** metadata_props as metadata: values that are JSON are parsed (labels lists, patchGrid, …). */
 export function embeddedMetadata(model: ModelProto): Record<string, unknown> {
@@ -27,19 +27,40 @@ export function embeddedMetadata(model: ModelProto): Record<string, unknown> {
   return out;
 }
 
+/**
+ * A load error as one line naming `file` (as given): UserErrors that do not name it yet (a tensor,
+ * an attribute, a node of a malformed graph) get it in front; anything else the decoder or graph
+ * builder throws on malformed input is reported as the file failing to load.
+ */
+function namingFile(file: string, err: unknown): Error {
+  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  if (err instanceof UserError) return msg.includes(file) && !err.message.includes('\n') ? err : new UserError(msg.includes(file) ? msg : `${file}: ${msg}`);
+  return new UserError(`cannot load ${file}: ${msg}`);
+}
+
 /** Loads an .onnx file into an adapter (and its metadata). */
 export function loadOnnxModel(file: string, opts: FormatLoadOptions = {}): { adapter: OnnxModelAdapter; metadata: Record<string, unknown> } {
-  const model = readModel(file);
+  let model: ModelProto;
+  try {
+    model = readModel(file);
+  } catch (err) {
+    throw namingFile(file, err);
+  }
   const metadata = embeddedMetadata(model);
   // The hints of the files beside the model (patchGrid, outputActivation) win over the file's own.
   const hints = readModelMetadata(file, metadata, -1).extra ?? metadata;
-  const graph = buildGraph(model, file, ONNX_OPS);
+  let graph: OnnxGraph;
+  try {
+    graph = buildGraph(model, file, ONNX_OPS);
+  } catch (err) {
+    throw namingFile(file, err);
+  }
   try {
     return { adapter: new OnnxModelAdapter(graph, { inputSize: opts.inputSize, metadata: hints }), metadata };
   } catch (err) {
     // The adapter did not take the graph: free its weights.
     disposeGraph(graph);
-    throw err;
+    throw namingFile(file, err);
   }
 }
 
@@ -56,9 +77,16 @@ export const ONNX_FORMAT: ModelFormat = {
     const files = [file];
     try {
       const model = readModel(file);
+      const external = new ExternalData(file);
       for (const loc of externalLocations(model)) {
+        // Only what load would read: regular files inside the model's folder (never ../x, /dev/zero).
+        try {
+          external.resolve(loc);
+        } catch {
+          continue;
+        }
         const p = path.resolve(path.dirname(file), loc);
-        if (fs.existsSync(p) && !files.includes(p)) files.push(p);
+        if (!files.includes(p)) files.push(p);
       }
     } catch {
       // An unreadable model is reported by load; its checkpoint is the file alone.
@@ -77,11 +105,21 @@ export const ONNX_FORMAT: ModelFormat = {
   },
 
   async loadAttention(file: string): Promise<AttentionModel> {
-    const { adapter, metadata } = loadOnnxModel(file);
+    let loaded: ReturnType<typeof loadOnnxModel>;
+    try {
+      loaded = loadOnnxModel(file);
+    } catch (err) {
+      // The adapter's own message sends token models to Show Attention, which is where this is.
+      if (err instanceof UserError && err.message.startsWith(`${file} takes token ids`)) {
+        throw new UserError(`${file} takes token ids: attention maps of ONNX models need an image input (token models are read from Keras .keras / .h5 and TF.js files)`);
+      }
+      throw err;
+    }
+    const { adapter, metadata } = loaded;
     const m = onnxAttention(adapter, metadata, true, file);
     if (typeof m === 'string') {
       adapter.dispose();
-      throw new UserError(`${path.basename(file)} ${m.replace(/^needs /, 'has no attention to show: it needs ')}`);
+      throw new UserError(`${file} ${m.replace(/^needs /, 'has no attention to show: it needs ')}`);
     }
     return m;
   },

@@ -4,7 +4,6 @@
  * them), Constant nodes' values, the default-domain opset, and one check — before anything runs
  * — that every operator is supported.
  */
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../../../../shared/errors';
 import type { Attrs, AttrValue, OpTable } from './ops/op-types';
@@ -32,7 +31,7 @@ export interface GraphInput {
 }
 
 export interface OnnxGraph {
-  /** The file's base name, for messages. */
+  /** The model file, as given: named in messages. */
   readonly file: string;
   readonly nodes: readonly OnnxNode[];
   /** Graph inputs that are not initializers. */
@@ -175,9 +174,8 @@ export function unsupportedOperators(model: ModelProto, ops: OpTable, file: stri
   return new UserError(`${file} uses operators XAI Lens does not support: ${list.join(', ')}`);
 }
 
-/** Builds the executable graph; `modelFile` locates external data. */
-export function buildGraph(model: ModelProto, modelFile: string, ops: OpTable): OnnxGraph {
-  const file = path.basename(modelFile);
+/** Builds the executable graph; `file` (the model file, as given) locates external data and is named in errors. */
+export function buildGraph(model: ModelProto, file: string, ops: OpTable): OnnxGraph {
   const g = model.graph!;
   const unsupported = unsupportedOperators(model, ops, file);
   if (unsupported) throw unsupported;
@@ -185,7 +183,7 @@ export function buildGraph(model: ModelProto, modelFile: string, ops: OpTable): 
   const opset = opsetEntry ? toNumber(opsetEntry.version) : 1;
   if (opset < 7) throw new UserError(`${file} imports ONNX opset ${opset}; XAI Lens runs opset 7 and later (PyTorch exports 13 and later)`);
 
-  const external = new ExternalData(modelFile);
+  const external = new ExternalData(file);
   const weights = new Map<string, tf.Tensor>();
   const attrTensors: tf.Tensor[] = [];
   const constants = new Map<string, tf.Tensor>();

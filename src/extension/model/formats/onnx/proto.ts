@@ -208,8 +208,7 @@ export function looksLikeOnnx(head: Buffer): boolean {
  * Throws a one-line UserError naming `file` for corrupt or truncated data.
  */
 export function decodeModel(bytes: Buffer, file: string): ModelProto {
-  const name = path.basename(file);
-  if (!looksLikeOnnx(bytes)) throw new UserError(`${name} is not a valid ONNX model: it does not start like an ONNX ModelProto`);
+  if (!looksLikeOnnx(bytes)) throw new UserError(`${file} is not a valid ONNX model: it does not start like an ONNX ModelProto`);
   let model: ModelProto;
   try {
     const type = modelProtoType();
@@ -217,10 +216,10 @@ export function decodeModel(bytes: Buffer, file: string): ModelProto {
     model = type.decode(protobuf.Reader.create(bytes)) as unknown as ModelProto;
   } catch (err) {
     const message = (err as Error).message.split('\n')[0];
-    if (/index out of range/.test(message)) throw new UserError(`${name} is truncated (${bytes.length} bytes; it ends inside a field)`);
-    throw new UserError(`${name} is not a valid ONNX model: ${message}`);
+    if (/index out of range/.test(message)) throw new UserError(`${file} is truncated (${bytes.length} bytes; it ends inside a field)`);
+    throw new UserError(`${file} is not a valid ONNX model: ${message}`);
   }
-  if (!model.graph || model.graph.node.length === 0) throw new UserError(`${name} is not a valid ONNX model: it has no graph`);
+  if (!model.graph || model.graph.node.length === 0) throw new UserError(`${file} is not a valid ONNX model: it has no graph`);
   return model;
 }
 
@@ -260,7 +259,7 @@ export class ExternalData {
 
   /** The real path of an external-data location, or a UserError when it is not a safe regular file. */
   resolve(location: string): string {
-    const name = path.basename(this.modelFile);
+    const name = this.modelFile;
     if (path.isAbsolute(location)) throw new UserError(`${name} names external data at an absolute path (${location}); only files in the model's folder are read`);
     const joined = path.join(path.dirname(this.modelFile), location);
     let real: string;
@@ -276,7 +275,7 @@ export class ExternalData {
   }
 
   bytes(t: TensorProto, location: string, offset: number, length: number | undefined, needed: number): Buffer {
-    const name = path.basename(this.modelFile);
+    const name = this.modelFile;
     const real = this.resolve(location);
     const size = fs.statSync(real).size;
     const len = length ?? needed;
