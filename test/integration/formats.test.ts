@@ -98,7 +98,7 @@ describe('Models from PyTorch (ONNX) and Keras (.keras, .h5)', () => {
   it('Explain Image on the Keras 3 .keras model: the right class and Grad-CAM on the shape', async function () {
     this.timeout(180_000);
     await useModel('models/shapes-keras/model.keras');
-    const k = 7;
+    const k = 8;
     const { messages } = await explain(k);
     const init = messages.find((m): m is InitMessage => m.type === MessageType.Init)!;
     assert.match(init.model.file, /shapes-keras[\\/]model\.keras$/);

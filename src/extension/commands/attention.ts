@@ -60,7 +60,7 @@ export async function showAttentionCommand(panels: PanelManager, uri?: vscode.Ur
     if (!image) return undefined;
     if (model.file !== (await panels.resolveModelPath())) {
       // An image model is explained by the workspace's model: make this one it, as Select Model does.
-      await setModelPathSetting(vscode.workspace.asRelativePath(model.file, true));
+      await setModelPathSetting(vscode.workspace.asRelativePath(model.file));
       panels.useModel(model.file);
       panels.backend.setModel(vscode.workspace.asRelativePath(model.file));
       for (const p of panels.openPanels) if (p.imagePath !== image.fsPath) await p.onMessage({ type: MessageType.Ready });

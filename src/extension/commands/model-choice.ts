@@ -26,7 +26,7 @@ export async function findModelFiles(): Promise<vscode.Uri[]> {
 }
 
 function workspaceRelative(file: string): string {
-  return vscode.workspace.asRelativePath(file, true);
+  return vscode.workspace.asRelativePath(file);
 }
 
 function absolute(setting: string): string {

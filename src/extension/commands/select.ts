@@ -29,7 +29,7 @@ export async function selectModelCommand(panels: PanelManager, uri?: vscode.Uri)
       return;
     }
     file = uri.fsPath;
-    await setModelPathSetting(vscode.workspace.asRelativePath(file, true));
+    await setModelPathSetting(vscode.workspace.asRelativePath(file));
   } else {
     file = await pickModel();
   }
