@@ -392,7 +392,7 @@ describe('the token demo model', () => {
   });
 
   test('the loader says plainly that the token model is not an image model', async () => {
-    await assert.rejects(loadModel(TOKENS), /image input/);
+    await assert.rejects(loadModel(TOKENS), /takes token ids .*not an image .*Show Attention/);
   });
 
   test('with "needle" in the sequence, the CLS token attends most to it in the last layer (≥ 90 of 100), and the model says present', (t) => {

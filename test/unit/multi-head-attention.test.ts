@@ -429,7 +429,7 @@ describe('Keras configs and models', () => {
     assertClose(y, referenceLogits(xv, 2, w, dense, false), 1e-5, 'model output');
     model.dispose();
     // The project's loader normalises and registers the layer too, but its adapter takes image inputs only.
-    await assert.rejects(loadModel(file), (e: unknown) => e instanceof UserError && /image input \[batch, height, width, channels\]/.test(e.message));
+    await assert.rejects(loadModel(file), (e: unknown) => e instanceof UserError && /takes a rank-3 tensor \[\?, 5, 8\], not an image \[batch, height, width, channels\]/.test(e.message));
   });
 
   test('an image-input Keras model with a causal MultiHeadAttention loads through loadModel and the adapter computes it', async () => {

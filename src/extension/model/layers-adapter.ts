@@ -7,7 +7,8 @@ import { applyHead, targetScores } from './targets';
 import type { GradientOptions, LayerGradient, LayerInfo, ModelAdapter, Randomizer, ScoredGradient, Target } from './types';
 import { lastSpatialLayer, layerNotFound } from './layer-info';
 import { LayersRandomizer } from './layers-randomizer';
-import { attentionOfLayersModel, type AttentionModel } from '../attention/attention-model';
+import type { AttentionModel } from '../attention/attention-model';
+import { attentionOfLayersModel } from './layers-attention';
 
 export class LayersModelAdapter implements ModelAdapter {
   /** Every ReLU/ReLU6, fused ones included, takes the backward rule (layers-program.ts). */

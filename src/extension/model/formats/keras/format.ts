@@ -15,7 +15,8 @@ import { ArchiveError, readZipMembers, ZIP_MAGIC } from './archive';
 import { HDF5_MAGIC, Hdf5Error, openHdf5, type Hdf5Group } from './hdf5';
 import { kerasConfigToTopology, unknownLayersMessage, type Json } from './topology';
 import { loadH5Weights, loadKeras3Weights } from './weights';
-import { attentionOfLoadedLayersModel, type AttentionModel } from '../../../attention/attention-model';
+import type { AttentionModel } from '../../../attention/attention-model';
+import { attentionOfLoadedLayersModel } from '../../layers-attention';
 import { modelDisplayName } from '../../load';
 
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];

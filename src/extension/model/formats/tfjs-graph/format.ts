@@ -2,7 +2,7 @@
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { fsLoadHandler, readModelJson } from '../../fs-io';
 import { GraphModelAdapter } from '../../graph-adapter';
-import { loadTfjsAttentionModel } from '../../../attention/attention-model';
+import { loadGraphAttentionModel } from './attention';
 import type { ModelFormat } from '../format';
 import { isModelJson, looksLikeGraphModel, tfjsCheckpointFiles, tfjsWatchPattern } from '../tfjs-common';
 import { mayHaveAttentionText } from '../attention-text';
@@ -24,6 +24,6 @@ export const TFJS_GRAPH_FORMAT: ModelFormat = {
       throw layersLoadError(file, err);
     }
   },
-  loadAttention: (file) => loadTfjsAttentionModel(file, 'graph'),
+  loadAttention: loadGraphAttentionModel,
   mayHaveAttention: mayHaveAttentionText,
 };

@@ -1,11 +1,13 @@
 /** TF.js layers models: a model.json whose topology is a Keras model config, plus weight shards. */
+import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { UserError } from '../../../../shared/errors';
 import { fsLoadHandler, readModelJson } from '../../fs-io';
 import { LayersModelAdapter } from '../../layers-adapter';
 import { withNormalizedKerasTopology } from '../../layers/keras-topology';
 import '../../layers/multi-head-attention';
 import '../../layers/vit-layers';
-import { loadTfjsAttentionModel } from '../../../attention/attention-model';
+import { attentionOfLoadedLayersModel } from '../../layers-attention';
 import type { ModelFormat } from '../format';
 import { isModelJson, looksLikeGraphModel, tfjsCheckpointFiles, tfjsWatchPattern } from '../tfjs-common';
 import { mayHaveAttentionText } from '../attention-text';
@@ -27,6 +29,15 @@ export const TFJS_LAYERS_FORMAT: ModelFormat = {
       throw layersLoadError(file, err);
     }
   },
-  loadAttention: (file) => loadTfjsAttentionModel(file, 'layers'),
+  async loadAttention(file) {
+    const json = readModelJson(file);
+    try {
+      const model = await tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file)), { strict: true });
+      return attentionOfLoadedLayersModel(model, file, path.basename(path.dirname(file)), json.userDefinedMetadata);
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      throw new UserError(`cannot load ${file} for attention maps: ${(err as Error).message.split('\n')[0]}`);
+    }
+  },
   mayHaveAttention: mayHaveAttentionText,
 };
