@@ -51,20 +51,23 @@ function fusedWithInputGrad(
   x: tf.Tensor,
   kind: FusableActivation,
   forward: (x: tf.Tensor, act: FusableActivation) => tf.Tensor,
-  backwardLinear: (dz: tf.Tensor, x: tf.Tensor, constants: tf.Tensor[]) => tf.Tensor,
+  backwardLinear: (dz: tf.Tensor, xShape: number[], constants: tf.Tensor[]) => tf.Tensor,
   ctx: OpContext,
-  /** Tensors the backward pass reads (e.g. a folded kernel): kept alive until it runs. */
+  /**
+   * Tensors the backward pass reads that outlive the call (a cached folded kernel, a layer's
+   * weight). They are handed over as they are: saving them would record a copy on every call
+   * (and on wasm, XNNPACK would re-pack the copied filter each time).
+   */
   constants: tf.Tensor[] = [],
 ): tf.Tensor {
+  const shape = x.shape;
   const op = tf.customGrad(((xi: tf.Tensor, save: tf.GradSaveFunc) => {
     const y = forward(xi, kind);
-    save([xi, y, ...constants]);
+    // Only the activation's mask needs the output; the input gradient needs the input's shape.
+    save(kind === 'linear' ? [] : [y]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ys, ...cs] = saved;
-        return backwardLinear(activationBackward(kind, dy, ys, ctx), xs, cs);
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backwardLinear(kind === 'linear' ? dy : activationBackward(kind, dy, saved[0], ctx), shape, constants),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return op(x);
@@ -132,13 +135,20 @@ export function convFusable(layer: Layer): boolean {
  * the conv's kernel and bias (it is affine at inference), and the backward pass is the
  * activation's mask followed by the conv's input gradient.
  */
-export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActivation): LayerOp {
+/** A fused op that keeps what it derives from the weights (a folded kernel) between calls. */
+export type CachingLayerOp = LayerOp & {
+  /** Derives it now, so that calls leave the tensor count as they found it. */
+  prepare(): void;
+  dispose(): void;
+};
+
+export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActivation): CachingLayerOp {
   const cfg = conv.getConfig() as Config;
   const depthwise = conv.getClassName() === 'DepthwiseConv2D';
   const strides = pair(cfg.strides, 1);
   const pad = cfg.padding as 'same' | 'valid';
   const hasBias = cfg.useBias !== false;
-  return ([x], ctx) => {
+  const fold = (): { kernel: tf.Tensor4D; bias: tf.Tensor1D | undefined } => {
     let kernel = weight(conv, 0) as tf.Tensor4D;
     let bias = hasBias ? (weight(conv, 1) as tf.Tensor1D) : undefined;
     if (bn) {
@@ -147,6 +157,32 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
       kernel = tf.mul(kernel, depthwise ? tf.reshape(mul, [c, m]) : mul) as tf.Tensor4D;
       bias = (bias ? tf.add(tf.mul(bias, mul), shift) : shift) as tf.Tensor1D;
     }
+    return { kernel, bias };
+  };
+  // The folded kernel and bias, made once per set of weight buffers (again when a weight is
+  // re-assigned, e.g. by the randomizer): folding per call would copy the kernel every time and
+  // make XNNPACK re-pack it, since it keys its packed operators on the filter's buffer.
+  let folded: { ids: tf.DataId[]; kernel: tf.Tensor4D; bias: tf.Tensor1D | undefined } | undefined;
+  const dropFolded = () => {
+    if (folded) tf.dispose([folded.kernel, ...(folded.bias ? [folded.bias] : [])]);
+    folded = undefined;
+  };
+  const weights = (): { kernel: tf.Tensor4D; bias: tf.Tensor1D | undefined } => {
+    if (!bn) return fold();
+    const ids = [...conv.weights, ...bn.weights].map((w) => w.read().dataId);
+    if (folded && !folded.kernel.isDisposed && folded.ids.length === ids.length && folded.ids.every((id, i) => id === ids[i])) return folded;
+    dropFolded();
+    const made = tf.tidy(() => {
+      const r = fold();
+      return r.bias ? [r.kernel, r.bias] : [r.kernel];
+    });
+    tf.keep(made[0]);
+    if (made[1]) tf.keep(made[1]);
+    folded = { ids, kernel: made[0] as tf.Tensor4D, bias: made[1] as tf.Tensor1D | undefined };
+    return folded;
+  };
+  const op: CachingLayerOp = ([x], ctx) => {
+    const { kernel, bias } = weights();
     const k = kernel;
     return [fusedWithInputGrad(
       x,
@@ -155,16 +191,21 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
         depthwise
           ? fusedKernel('FusedDepthwiseConv2D', { x: xi, filter: k, bias }, { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], activation: a })
           : fusedKernel('FusedConv2D', { x: xi, filter: k, bias }, { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], activation: a }),
-      (dz, xi, [kk]) =>
+      (dz, xShape, [kk]) =>
         depthwise
           ? tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dz, filter: kk }, {
-              strides, pad, dilations: [1, 1], inputShape: xi.shape,
+              strides, pad, dilations: [1, 1], inputShape: xShape,
             } as unknown as tf.NamedAttrMap) as tf.Tensor
-          : tf.conv2dTranspose(dz as tf.Tensor4D, kk as tf.Tensor4D, xi.shape as [number, number, number, number], strides, pad),
+          : tf.conv2dTranspose(dz as tf.Tensor4D, kk as tf.Tensor4D, xShape as [number, number, number, number], strides, pad),
       ctx,
       [k],
     )];
   };
+  op.dispose = dropFolded;
+  op.prepare = () => {
+    if (bn) weights();
+  };
+  return op;
 }
 
 function denseOp(layer: Layer): LayerOp {

@@ -37,6 +37,7 @@ export class LayersModelAdapter implements ModelAdapter {
     }
     if (shape.length !== 4) throw new UserError(`${subject} takes a rank-${shape.length} tensor ${dims}, not an image [batch, height, width, channels]; ${toAttention}`);
     this.program = new LayersProgram(model);
+    this.program.prepare();
     const [, h, w, c] = shape;
     const height = h ?? inputSize?.[0];
     const width = w ?? inputSize?.[1];

@@ -64,6 +64,7 @@ class LayersAttentionModel implements AttentionModel {
     this.inputs = describeInputs(model.inputs.map((t) => ({ name: t.sourceLayer.name, shape: t.shape, dtype: t.dtype })), extra);
     // Run by the project's program, not model.apply: tfjs-layers disposes a tensor that feeds one layer twice (mha([x, x])).
     this.program = new LayersProgram(model);
+    this.program.prepare();
     const infos = mha.map((l) => {
       if (l.inboundNodes.length !== 1) throw new UserError(`the attention layer ${l.name} is called ${l.inboundNodes.length} times; one call per layer is supported`);
       const ins = l.inboundNodes[0].inputTensors;
@@ -136,6 +137,7 @@ class LayersAttentionModel implements AttentionModel {
   }
 
   dispose(): void {
+    this.program.dispose();
     if (this.ownsModel) this.model.dispose();
   }
 }

@@ -11,6 +11,7 @@ import {
   batchNormOnLastAxis, convChainOp, convFusable, functionalOp, layerHeadActivation, standaloneRelu,
   type FusableActivation, type LayerOp, type OpContext,
 } from './layer-ops';
+import type { CachingLayerOp } from './layer-ops';
 import type { HeadActivation, LayerInfo } from './types';
 
 type Layer = tfl.Layer;
@@ -33,7 +34,7 @@ export interface Step {
 interface Fusion {
   /** Step indices, the conv first. */
   chain: number[];
-  op: LayerOp;
+  op: CachingLayerOp;
 }
 
 function isContainer(layer: Layer): layer is Layer & LayersModel {
@@ -145,6 +146,19 @@ export class LayersProgram {
     }
     const outs = model.outputs.map((t) => resolve(keyOf(t)));
     return outs;
+  }
+
+  /**
+   * Makes what the fused ops keep (folded conv + batch-norm kernels) now rather than on the first
+   * run, so that a run leaves tf.memory().numTensors as it found it.
+   */
+  prepare(): void {
+    for (const f of this.fusions.values()) f.op.prepare();
+  }
+
+  /** Frees what the fused ops keep (folded kernels); the layers' own weights stay the model's. */
+  dispose(): void {
+    for (const f of this.fusions.values()) f.op.dispose();
   }
 
   /** Layer descriptions in execution order. */

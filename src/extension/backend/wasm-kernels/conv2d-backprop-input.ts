@@ -9,6 +9,7 @@ import {
   type Conv2DBackpropInputAttrs, type KernelConfig, type KernelFunc, type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { splitPadding } from './conv-geometry';
+import { derivedFilter } from './filter-cache';
 import { spreadByStride, transposedPadding } from './depthwise-backprop-input';
 import { withWasmOps } from './wasm-ops';
 
@@ -36,8 +37,11 @@ const conv2dBackpropInput: KernelFunc = (args) => {
     const height = splitPadding(transposedPadding(inHeight, spread.shape[1], filterHeight, 1, info.padInfo.top));
     const width = splitPadding(transposedPadding(inWidth, spread.shape[2], filterWidth, 1, info.padInfo.left));
     const cropped = ops.padOrCrop(spread, [[0, 0], height.crop, width.crop, [0, 0]]);
-    const rotated = filterHeight * filterWidth === 1 ? filter : ops.run('Reverse', { x: filter }, { dims: [0, 1] });
-    const transposed = ops.transpose(rotated, [0, 1, 3, 2]);
+    // Made once per filter: the same buffer every call lets XNNPACK keep its packed operator.
+    const transposed = derivedFilter(backend, filter, 'conv2d-backprop-input', (fops, f) => {
+      const rotated = filterHeight * filterWidth === 1 ? f : fops.run('Reverse', { x: f }, { dims: [0, 1] });
+      return fops.transpose(rotated, [0, 1, 3, 2]);
+    });
     return ops.run('Conv2D', { x: cropped, filter: transposed }, {
       strides: [1, 1],
       pad: [[0, 0], height.pad, width.pad, [0, 0]],

@@ -8,6 +8,7 @@ import {
   type DepthwiseConv2dNativeBackpropInputAttrs, type KernelConfig, type KernelFunc, type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { splitPadding } from './conv-geometry';
+import { derivedFilter } from './filter-cache';
 import { type AxisPadding, withWasmOps, type WasmOps } from './wasm-ops';
 
 type Shape4D = [number, number, number, number];
@@ -52,8 +53,9 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     const cropped = ops.padOrCrop(spread, [[0, 0], height.crop, width.crop, [0, 0]]);
 
     // Each of the C·M dy channels meets its own filter slice: multiplier 1 over C·M channels.
-    const flipped = ops.run('Reverse', { x: filter }, { dims: [0, 1] });
-    const perChannelFilter = ops.reshape(flipped, [filterHeight, filterWidth, outChannels, 1]);
+    // Made once per filter: the same buffer every call lets XNNPACK keep its packed operator.
+    const perChannelFilter = derivedFilter(backend, filter, 'depthwise-backprop-input', (fops, f) =>
+      fops.reshape(fops.run('Reverse', { x: f }, { dims: [0, 1] }), [filterHeight, filterWidth, outChannels, 1]));
     const dxParts = ops.run('DepthwiseConv2dNative', { x: cropped, filter: perChannelFilter }, {
       strides: [1, 1],
       pad: [[0, 0], height.pad, width.pad, [0, 0]],

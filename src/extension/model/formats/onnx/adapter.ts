@@ -116,7 +116,10 @@ export class OnnxModelAdapter implements ModelAdapter {
     for (const node of this.graph.nodes) if (node.inputs.some((i) => dynamic.has(i))) node.outputs.forEach((o) => o && dynamic.add(o));
     tf.tidy(() => {
       const x = tf.zeros([1, ...this.inputShape]);
-      const all = this.graph.nodes.flatMap((n) => n.outputs.filter((o) => o !== ''));
+      // Every node runs (each is upstream of a value nobody reads), and observe sees each value
+      // as it is made, so only the unread values are targets: the rest are freed after their
+      // last reader instead of the whole network's activations being held at once.
+      const all = this.graph.nodes.flatMap((n) => n.outputs.filter((o) => o !== '' && !this.graph.consumers.has(o)));
       const observe: RunOptions['observe'] = (name, v) => this.values.set(name, { shape: logicalShape(v), dtype: v.t.dtype, dynamic: dynamic.has(name) });
       try {
         this.runtime.run(new Map([[this.inputName, { t: x, nhwc: true }]]), all, { observe });

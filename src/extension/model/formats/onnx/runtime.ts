@@ -69,6 +69,10 @@ export class OnnxRuntime {
   transposes = 0;
   private readonly plans = new Map<string, OnnxNode[]>();
   private readonly reluLike = new Map<OnnxNode, ReluLike>();
+  /** Tensors derived from constants (ctx.derive), by constant and key; freed with the constant. */
+  private readonly derived = new Map<tf.Tensor, Map<string, tf.Tensor>>();
+  private readonly deriveFn = (source: tf.Tensor, key: string, make: () => tf.Tensor): tf.Tensor => this.derive(source, key, make);
+  private readonly isConstantFn = (t: tf.Tensor): boolean => this.isConstantTensor(t);
 
   constructor(
     readonly graph: OnnxGraph,
@@ -211,6 +215,33 @@ export class OnnxRuntime {
     return result;
   }
 
+  /** ctx.derive: `make()` once per graph constant and key (see OpContext.derive). */
+  private derive(source: tf.Tensor, key: string, make: () => tf.Tensor): tf.Tensor {
+    const hit = this.derived.get(source)?.get(key);
+    if (hit && !hit.isDisposed) return hit;
+    if (!this.isConstantTensor(source)) return make();
+    // A constant that was swapped out and disposed (the randomizer) takes its derivations along.
+    for (const [src, byKey] of this.derived) {
+      if (!src.isDisposed) continue;
+      tf.dispose([...byKey.values()]);
+      this.derived.delete(src);
+    }
+    const t = tf.keep(tf.tidy(() => {
+      const r = make();
+      // Never hand out the constant itself under a key: freeing derivations must not free it.
+      return r === source ? tf.clone(r) : r;
+    }));
+    if (!this.derived.has(source)) this.derived.set(source, new Map());
+    this.derived.get(source)!.set(key, t);
+    return t;
+  }
+
+  /** Frees the tensors derived from constants (with the graph's own weights, on dispose). */
+  disposeDerived(): void {
+    for (const byKey of this.derived.values()) tf.dispose([...byKey.values()]);
+    this.derived.clear();
+  }
+
   private isConstantTensor(t: tf.Tensor): boolean {
     for (const w of this.graph.weights.values()) if (w === t) return true;
     for (const c of this.graph.constants.values()) if (c === t) return true;
@@ -226,7 +257,7 @@ export class OnnxRuntime {
   ): { outputs: tf.Tensor[]; nhwc: boolean[] } {
     const op = this.ops[node.opType];
     if (!op) throw new Error(`ONNX runtime: no operator ${node.opType}`);
-    const ctx = { opset: this.graph.opset, node: node.name, numOutputs: node.outputs.length };
+    const ctx = { opset: this.graph.opset, node: node.name, numOutputs: node.outputs.length, derive: this.deriveFn, isConstant: this.isConstantFn };
     const relu = opts.reluBackward ? this.reluLike.get(node) : undefined;
     if (relu && ins[0]) {
       return { outputs: [reluWithRule(ins[0].t, relu.max, opts.reluBackward!)], nhwc: [ins[0].nhwc] };

@@ -21,7 +21,24 @@ function clip(x: tf.Tensor, attrs: Attrs, ctx: OpContext, inputs: readonly (tf.T
   if (lo === -Infinity && hi === Infinity) return tf.clone(x);
   if (lo === -Infinity) return tf.minimum(x, tf.scalar(hi, x.dtype));
   if (hi === Infinity) return tf.maximum(x, tf.scalar(lo, x.dtype));
-  return tf.clipByValue(x, lo, hi);
+  return clipByValue(x, lo, hi);
+}
+
+/**
+ * tf.clipByValue with the same gradient (dy where lo ≤ x ≤ hi, else 0) found as x = clip(x):
+ * tfjs' own rule takes two comparisons against broadcast scalars and a logicalAnd, which on wasm
+ * cost ~5× this one same-shape comparison (MobileNetV2's ReLU6s are Clips).
+ */
+function clipByValue(x: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  const op = tf.customGrad(((xi: tf.Tensor, save: tf.GradSaveFunc) => {
+    const y = tf.clipByValue(xi, lo, hi);
+    save([xi, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [xs, ys]: tf.Tensor[]) => tf.where(tf.equal(xs, ys), dy, tf.zerosLike(dy)),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x);
 }
 
 function hardSigmoid(x: tf.Tensor, alpha: number, beta: number): tf.Tensor {

@@ -25,24 +25,49 @@ function conv2dAny(
   return depthwise ? tf.depthwiseConv2d(x, f, win.strides, pad) : tf.conv2d(x, f, win.strides, pad);
 }
 
+/**
+ * conv2dAny with a constant filter: the same values, but the backward pass computes the input
+ * gradient only and reads the filter itself. (tf.conv2d's own gradient records a copy of the
+ * filter on every call, and the wasm backend then re-packs the copy for XNNPACK each time.)
+ */
+function conv2dConstantFilter(x: tf.Tensor4D, f: tf.Tensor4D, win: Window2D, depthwise: boolean): tf.Tensor4D {
+  const pad = explicitPad(win);
+  const inputShape = x.shape;
+  const op = tf.customGrad(((xi: tf.Tensor4D) => ({
+    value: conv2dAny(xi, f, win, depthwise),
+    gradFunc: (dy: tf.Tensor4D) =>
+      tf.engine().runKernel(depthwise ? 'DepthwiseConv2dNativeBackpropInput' : 'Conv2DBackpropInput', { dy, filter: f }, (depthwise
+        ? { strides: win.strides, pad, dilations: [1, 1], inputShape }
+        : { strides: win.strides, pad, dataFormat: 'NHWC', inputShape }) as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x) as tf.Tensor4D;
+}
+
 /** Conv on NHWC x with the ONNX weight W [M, C/group, kh, kw] and optional bias [M]. */
 function convNhwc(op: string, x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor | undefined, attrs: Attrs, ctx: OpContext, win: Window2D): tf.Tensor4D {
   const group = attrInt(attrs, 'group', 1);
   const channels = x.shape[3];
   const [m, cPerGroup] = w.shape;
   if (cPerGroup * group !== channels) throw opError(ctx, op, `weight expects ${cPerGroup * group} input channels, got ${channels}`);
+  // The filter in tfjs' layout, made once per weight when the weight is a graph constant.
+  const filter = (key: string, make: () => tf.Tensor4D): tf.Tensor4D =>
+    (ctx.derive ? ctx.derive(w, `${op}:${key}:${win.dilations.join('x')}`, make) : make()) as tf.Tensor4D;
+  // A constant weight is never differentiated: only the input gradient is computed.
+  const conv = ctx.isConstant?.(w) ? conv2dConstantFilter : conv2dAny;
   let y: tf.Tensor4D;
   if (group === 1) {
-    y = conv2dAny(x, dilateFilter(tf.transpose(w, [2, 3, 1, 0]), win.dilations), win, false);
+    y = conv(x, filter('hwio', () => dilateFilter(tf.transpose(w, [2, 3, 1, 0]), win.dilations)), win, false);
   } else if (cPerGroup === 1) {
     const mult = m / group;
-    const f = tf.transpose(tf.reshape(w, [group, mult, w.shape[2], w.shape[3]]), [2, 3, 0, 1]) as tf.Tensor4D;
-    y = conv2dAny(x, dilateFilter(f, win.dilations), win, true);
+    const f = filter('depthwise', () => dilateFilter(tf.transpose(tf.reshape(w, [group, mult, w.shape[2], w.shape[3]]), [2, 3, 0, 1]) as tf.Tensor4D, win.dilations));
+    y = conv(x, f, win, true);
   } else {
     const xs = tf.split(x, group, 3);
-    const ws = tf.split(w, group, 0);
     y = tf.concat(
-      xs.map((xg, g) => conv2dAny(xg as tf.Tensor4D, dilateFilter(tf.transpose(ws[g], [2, 3, 1, 0]) as tf.Tensor4D, win.dilations), win, false)),
+      xs.map((xg, g) => conv(xg as tf.Tensor4D, filter(`group${g}`, () => {
+        const wg = tf.slice(w, [g * (m / group), 0, 0, 0], [m / group, -1, -1, -1]);
+        return dilateFilter(tf.transpose(wg, [2, 3, 1, 0]) as tf.Tensor4D, win.dilations);
+      }), win, false)),
       3,
     );
   }

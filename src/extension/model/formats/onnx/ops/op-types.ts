@@ -39,6 +39,15 @@ export interface OpContext {
    * sizes (before opset 18) needs it to know how many parts to make.
    */
   readonly numOutputs?: number;
+  /**
+   * A tensor derived from `source` (e.g. a conv weight in tfjs' filter layout), made once by
+   * `make` and kept while `source` lives when `source` is a graph constant, so no op copies a
+   * weight per call and XNNPACK keeps the operator it packed for that filter; for any other
+   * tensor (one being differentiated) `make()` runs each time. Absent: `make()` runs each time.
+   */
+  readonly derive?: (source: tf.Tensor, key: string, make: () => tf.Tensor) => tf.Tensor;
+  /** Whether `t` is a graph constant (a weight), which is never differentiated. Absent: false. */
+  readonly isConstant?: (t: tf.Tensor) => boolean;
 }
 
 export interface NhwcResult {
