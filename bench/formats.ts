@@ -6,6 +6,7 @@
  *  - resident memory added by loading ÷ the model file's size (bound ≤ 2), and a ViT-B/16-size
  *    ONNX (330 MB) loads;
  *  - XAI Lens ÷ PyTorch (CPU, one thread) on the same architectures, when torch is installed.
+ * Each model's output is also checked against its framework's on a seeded batch.
  * The model files are made by bench/peers/make_models.py (seeded weights, never committed) into
  * bench/.models/; without Python and its packages this part of the bench says so and is skipped.
  */
@@ -18,12 +19,42 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '../src/extension/model/load';
 import { gradCam } from '../src/extension/explain/methods/gradcam';
 import { fmt, medianMs, ratio } from './timing';
+import { decodeNpy } from '../src/extension/image/npy';
+import type { ModelAdapter } from '../src/extension/model/types';
 
-const MODELS: { file: string; make: string; label: string }[] = [
-  { file: 'resnet18.onnx', make: 'resnet18', label: 'ONNX ResNet-18 (torchvision, TorchScript exporter)' },
-  { file: 'mobilenet_v2.onnx', make: 'mobilenet_v2', label: 'ONNX MobileNetV2 (torchvision, TorchScript exporter)' },
-  { file: 'resnet50.keras', make: 'resnet50_keras', label: 'Keras 3 ResNet50 (.keras, keras.applications)' },
+/** `output`: what the file's own output is, to compare with the framework's (ONNX exports return logits). */
+const MODELS: { file: string; make: string; label: string; output: 'logits' | 'probabilities' }[] = [
+  { file: 'resnet18.onnx', make: 'resnet18', label: 'ONNX ResNet-18 (torchvision, TorchScript exporter)', output: 'logits' },
+  { file: 'mobilenet_v2.onnx', make: 'mobilenet_v2', label: 'ONNX MobileNetV2 (torchvision, TorchScript exporter)', output: 'logits' },
+  { file: 'resnet50.keras', make: 'resnet50_keras', label: 'Keras 3 ResNet50 (.keras, keras.applications)', output: 'probabilities' },
 ];
+
+/**
+ * The largest difference between XAI Lens' output and the framework's own (onnxruntime for
+ * .onnx, Keras for .keras; bench/peers/references.py) on a seeded batch, relative to the largest
+ * output; the reason when the reference cannot be made.
+ */
+function agreement(file: string, adapter: ModelAdapter, output: 'logits' | 'probabilities'): string {
+  const inputFile = `${file}.input.npy`;
+  const outputFile = `${file}.output.npy`;
+  if (!fs.existsSync(outputFile)) {
+    const r = python([path.join(__dirname, '..', 'bench', 'peers', 'references.py'), file]);
+    if (!r.ok) return `not checked (python3 with onnxruntime/keras needed): ${r.out.trim().split('\n').pop()}`;
+  }
+  const x = decodeNpy(fs.readFileSync(inputFile));
+  const ref = decodeNpy(fs.readFileSync(outputFile));
+  const ours = tf.tidy(() => {
+    const input = tf.tensor4d(x.data, x.shape as [number, number, number, number]);
+    return (output === 'logits' ? adapter.logits(input) : adapter.probabilities(input)).dataSync();
+  });
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.data.length; i++) {
+    diff = Math.max(diff, Math.abs(ours[i] - ref.data[i]));
+    scale = Math.max(scale, Math.abs(ref.data[i]));
+  }
+  return `max |difference| ${diff.toExponential(1)} (${(diff / scale).toExponential(1)} of the largest ${output === 'logits' ? 'logit' : 'probability'}), ${x.shape[0]} seeded images`;
+}
 
 function python(args: string[]): { ok: boolean; out: string } {
   const r = spawnSync('python3', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
@@ -127,6 +158,7 @@ export async function benchFormats(root: string, reps = 5): Promise<string[]> {
       `  Grad-CAM                            ${fmt(gradcam)}   ÷ forward = ${ratio(gradcam, forward)}   bound ≤ 1.3`,
       `  input gradient                      ${fmt(inputGrad)}   ÷ forward = ${ratio(inputGrad, forward)}   bound ≤ 3`,
     );
+    lines.push(`  equals the framework's output        ${agreement(file, adapter, m.output)}`);
     const p = peer.get(m.make);
     if (p) {
       lines.push(`  ÷ PyTorch (CPU, 1 thread: forward ${fmt(p.forward)}, Grad-CAM ${fmt(p.gradcam)}, input gradient ${fmt(p.inputGradient)}): ` +
@@ -144,6 +176,9 @@ export async function benchFormats(root: string, reps = 5): Promise<string[]> {
     } else {
       lines.push(`ONNX ViT-B/16: ${size.toFixed(0)} MB file, loads; resident memory added ${mem.addedMb.toFixed(0)} MB (fresh process) ÷ file size = ${ratio(mem.addedMb, size)}   bound ≤ 2`);
     }
+    const model = await loadModel(vit);
+    lines.push(`  equals the framework's output        ${agreement(vit, model.adapter, 'logits')}`);
+    model.adapter.dispose();
   }
   return lines;
 }
