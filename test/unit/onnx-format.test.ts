@@ -322,6 +322,7 @@ describe('ONNX models from PyTorch (cpu)', () => {
       assert.ok(att instanceof OnnxAttentionModel, String(att));
       if (att instanceof OnnxAttentionModel) {
         assert.equal(att.layers.length, 2);
+        assert.deepEqual(att.layers.map((l) => l.name), ['blocks.0.attn', 'blocks.1.attn'], 'attention layers named by their PyTorch module');
         assert.deepEqual([att.layers[0].heads, att.layers[0].queryTokens, att.layers[0].keyTokens], [4, 17, 17]);
         assert.deepEqual(att.patches, { grid: [4, 4], cls: true });
         const cap = att.capture([x], { gradientTarget: 3 });

@@ -12,6 +12,7 @@ import type { AttentionCapture, AttentionModel, CaptureOptions, ModelInput } fro
 import { inferPatchGrid } from '../../../attention/token-maps';
 import { applyHead } from '../../targets';
 import type { OnnxModelAdapter } from './adapter';
+import { nodeScopes } from './scopes';
 import type { Val } from './runtime';
 
 /** The values of a tensor's first batch element. */
@@ -22,8 +23,7 @@ function firstOf(t: tf.Tensor): Float32Array {
 }
 
 export class OnnxAttentionModel implements AttentionModel {
-  // The attention engine knows two formats; an ONNX graph behaves as a graph model with gradients.
-  readonly format = 'graph-model' as const;
+  readonly format = 'onnx';
   readonly inputs: ModelInput[];
   readonly layers: AttentionLayerInfo[];
   readonly outputSize: number;
@@ -42,10 +42,17 @@ export class OnnxAttentionModel implements AttentionModel {
     const [h, w, c] = adapter.inputShape;
     this.inputs = [{ kind: 'image', name: adapter.inputName, shape: [h, w, c] }];
     this.outputSize = adapter.outputSize;
+    const scopes = nodeScopes(adapter.graph.nodes);
+    const used = new Map<string, number>();
     this.layers = softmaxValues.map((v) => {
       const [, heads, q, k] = adapter.values.get(v)!.shape;
       const node = adapter.graph.producer.get(v)!;
-      return { name: node.name, heads, queryTokens: q, keyTokens: k, cross: q !== k, querySide: adapter.inputName, keySide: adapter.inputName };
+      // Named as PyTorch names the module that computes it (`encoder.layers.encoder_layer_0.self_attention`).
+      const module = scopes.get(node)?.modules.at(-1);
+      const n = module === undefined ? 0 : (used.get(module) ?? 0) + 1;
+      if (module !== undefined) used.set(module, n);
+      const name = module === undefined ? node.name : n > 1 ? `${module} (${n})` : module;
+      return { name, heads, queryTokens: q, keyTokens: k, cross: q !== k, querySide: adapter.inputName, keySide: adapter.inputName };
     });
     const self = this.layers.find((l) => !l.cross);
     const g = extra.patchGrid;
