@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadModelInput } from '../src/extension/image/decode';
 import { makeBackgroundImage, makeShapeImage, mulberry32, SHAPE_CLASSES } from './synthetic';
+import { repoRoot } from './repo-root';
 
 const INPUT_SIZE = 64;
 /** make-fixtures.ts' DEFAULT_SEED: the training set is seed, the validation set seed + 1. */
@@ -76,15 +77,6 @@ function writeSplit(dir: string, name: string, s: Split): void {
   fs.writeFileSync(path.join(dir, `${name}_boxes.npy`), npy(s.boxes, 'i4', [count, 4]));
 }
 
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 async function main(argv: string[]): Promise<void> {
   const root = repoRoot();

@@ -60,6 +60,7 @@ import { buildShapesNet, sigmoidTraining } from './models';
 import { makeTokenFixture, makeVitFixture } from './attention-fixture';
 import { makeTcavFixture } from './tcav-fixture';
 import { makeBackgroundImage, makeShapeBatch, makeShapeImage, mulberry32, SHAPE_CLASSES, shuffleInPlace, toUnit, type Box, type ShapeBatch } from './synthetic';
+import { repoRoot } from './repo-root';
 
 const INPUT_SIZE = 64;
 const DEFAULT_SEED = 20240611;
@@ -87,16 +88,6 @@ interface Options {
   lr: number;
 }
 
-function repoRoot(): string {
-  // dist/fixtures.js and out/demo/make-fixtures.js both sit below the folder with package.json.
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');

@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import { MessageType, type MapMessage, type MetricsMessage, type PredictionsMessage, type SanityMapMessage, type SanityResultMessage, type TcavResultMessage, type AttentionMapMessage, type AttentionTokenResultMessage, type ToPanelMessage } from '../../src/shared/protocol';
 import { argmax2d, resizeMap } from '../../src/shared/map-ops';
 import type { XaiLensApi } from '../../src/extension/extension';
+import { collectMessages, finished } from './messages';
 
 const EXTENSION_ID = 'xai-lens.xai-lens';
 let api: XaiLensApi;
@@ -18,27 +19,9 @@ let root: string;
 
 interface Truth { label: string; box: { x: number; y: number; w: number; h: number } }
 
-/** Collects what the extension posts to one panel until `until` says stop. */
 function collect(imagePath: string, until: (m: ToPanelMessage, all: ToPanelMessage[]) => boolean, timeoutMs = 45_000): Promise<ToPanelMessage[]> {
-  return new Promise((resolve, reject) => {
-    const all: ToPanelMessage[] = [];
-    const timer = setTimeout(() => {
-      sub.dispose();
-      reject(new Error(`timed out; got ${all.map((m) => m.type).join(', ')}`));
-    }, timeoutMs);
-    const sub = api.onDidPostMessage((e) => {
-      if (e.imagePath !== imagePath) return;
-      all.push(e.message);
-      if (until(e.message, all)) {
-        clearTimeout(timer);
-        sub.dispose();
-        resolve(all);
-      }
-    });
-  });
+  return collectMessages(api, imagePath, until, timeoutMs);
 }
-
-const finished = (m: ToPanelMessage) => m.type === MessageType.Done || m.type === MessageType.Failed;
 
 /** Resolves once nothing has been posted to the image's panels for `ms` (the panel is idle). */
 function quiet(imagePath: string, ms = 3000): Promise<void> {

@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import { MessageType, type InitMessage, type MapMessage, type PredictionsMessage, type SanityResultMessage, type ToPanelMessage } from '../../src/shared/protocol';
 import { argmax2d, resizeMap } from '../../src/shared/map-ops';
 import type { XaiLensApi } from '../../src/extension/extension';
+import { collectMessages, finished } from './messages';
 
 const EXTENSION_ID = 'xai-lens.xai-lens';
 let api: XaiLensApi;
@@ -19,25 +20,8 @@ let root: string;
 let boxes: [string, { label: string; box: { x: number; y: number; w: number; h: number } }][];
 
 function collect(imagePath: string, until: (m: ToPanelMessage, all: ToPanelMessage[]) => boolean, timeoutMs = 90_000): Promise<ToPanelMessage[]> {
-  return new Promise((resolve, reject) => {
-    const all: ToPanelMessage[] = [];
-    const timer = setTimeout(() => {
-      sub.dispose();
-      reject(new Error(`timed out; got ${all.map((m) => m.type).join(', ')}`));
-    }, timeoutMs);
-    const sub = api.onDidPostMessage((e) => {
-      if (e.imagePath !== imagePath) return;
-      all.push(e.message);
-      if (until(e.message, all)) {
-        clearTimeout(timer);
-        sub.dispose();
-        resolve(all);
-      }
-    });
-  });
+  return collectMessages(api, imagePath, until, timeoutMs);
 }
-
-const finished = (m: ToPanelMessage) => m.type === MessageType.Done || m.type === MessageType.Failed;
 
 async function useModel(relative: string): Promise<void> {
   await vscode.workspace.getConfiguration('xaiLens').update('modelPath', relative, vscode.ConfigurationTarget.Workspace);

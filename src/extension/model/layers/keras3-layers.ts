@@ -18,13 +18,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
+import { deepCopy, resolveInitializer, trainingOnlyConfig, type Initializer, type InitializerSpec } from './layer-config';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
-type Initializer = ReturnType<typeof initializers.ones>;
 type Shape = (number | null)[];
 type ConfigValue = serialization.ConfigDictValue;
 
-const deepCopy = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
 
 /** The one input shape of a single-input layer (tfjs passes it bare or in a one-element list). */
 function singleShape(inputShape: Shape | Shape[]): Shape {
@@ -38,33 +37,6 @@ function singleTensor(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
 /** Keras writes a dtype in every layer's config; tfjs-layers' base config has one only for input layers. */
 function withDtype(layer: layers.Layer, config: serialization.ConfigDict): serialization.ConfigDict {
   return { ...config, dtype: layer.dtype ?? 'float32' };
-}
-
-/** An initializer from a config dict `{className, config}` or a registered name, with the dict that serialises it. */
-function initializerFrom(spec: unknown, fallback: string): { init: Initializer; config: serialization.ConfigDict } {
-  const map = serialization.SerializationMap.getMap().classNameMap;
-  let className: string;
-  let cfg: serialization.ConfigDict;
-  if (spec && typeof spec === 'object' && typeof (spec as { className?: unknown }).className === 'string') {
-    className = (spec as { className: string }).className;
-    cfg = deepCopy(((spec as { config?: serialization.ConfigDict }).config ?? {}) as serialization.ConfigDict);
-  } else {
-    const name = typeof spec === 'string' ? spec : fallback;
-    const camel = name.replace(/_+(\w)/g, (_m, c: string) => c.toUpperCase());
-    className = camel[0].toUpperCase() + camel.slice(1);
-    cfg = {};
-  }
-  const entry = map[className];
-  if (!entry) throw new Error(`unknown initializer ${className}`);
-  const [cls, fromConfig] = entry;
-  const init = fromConfig(cls, deepCopy(cfg)) as Initializer;
-  return { init, config: { className, config: cfg } };
-}
-
-function trainingOnly(x: unknown): ConfigValue {
-  if (x == null) return null;
-  if (x instanceof serialization.Serializable) return { className: x.getClassName(), config: x.getConfig() };
-  return deepCopy(x as ConfigValue);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,13 +100,13 @@ export interface EinsumDenseArgs extends LayerArgs {
   outputShape: number | (number | null)[];
   activation?: string | null;
   biasAxes?: string | null;
-  kernelInitializer?: unknown;
-  biasInitializer?: unknown;
-  kernelRegularizer?: unknown;
-  biasRegularizer?: unknown;
-  activityRegularizer?: unknown;
-  kernelConstraint?: unknown;
-  biasConstraint?: unknown;
+  kernelInitializer?: InitializerSpec | null;
+  biasInitializer?: InitializerSpec | null;
+  kernelRegularizer?: ConfigValue | serialization.Serializable;
+  biasRegularizer?: ConfigValue | serialization.Serializable;
+  activityRegularizer?: ConfigValue | serialization.Serializable;
+  kernelConstraint?: ConfigValue | serialization.Serializable;
+  biasConstraint?: ConfigValue | serialization.Serializable;
 }
 
 interface EinsumPlan {
@@ -250,14 +222,14 @@ export class EinsumDense extends layers.Layer {
     this.outputShapeArg = deepCopy(args.outputShape);
     this.activationName = typeof args.activation === 'string' ? args.activation : 'linear';
     this.activationFn = activationFrom(this.activationName);
-    this.kernelInit = initializerFrom(args.kernelInitializer, 'glorotUniform');
-    this.biasInit = initializerFrom(args.biasInitializer, 'zeros');
+    this.kernelInit = resolveInitializer(args.kernelInitializer, 'glorotUniform', 'EinsumDense');
+    this.biasInit = resolveInitializer(args.biasInitializer, 'zeros', 'EinsumDense');
     this.training = {
-      kernelRegularizer: trainingOnly(args.kernelRegularizer),
-      biasRegularizer: trainingOnly(args.biasRegularizer),
-      activityRegularizer: trainingOnly(args.activityRegularizer),
-      kernelConstraint: trainingOnly(args.kernelConstraint),
-      biasConstraint: trainingOnly(args.biasConstraint),
+      kernelRegularizer: trainingOnlyConfig(args.kernelRegularizer),
+      biasRegularizer: trainingOnlyConfig(args.biasRegularizer),
+      activityRegularizer: trainingOnlyConfig(args.activityRegularizer),
+      kernelConstraint: trainingOnlyConfig(args.kernelConstraint),
+      biasConstraint: trainingOnlyConfig(args.biasConstraint),
     };
   }
 

@@ -7,17 +7,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
-import { initializers, layers, SymbolicTensor, type LayerVariable } from '@tensorflow/tfjs-layers';
+import { layers, SymbolicTensor, type LayerVariable } from '@tensorflow/tfjs-layers';
+import { deepCopy, resolveInitializer, trainingOnlyConfig, type Initializer, type InitializerSpec } from './layer-config';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
-type Initializer = ReturnType<typeof initializers.ones>;
 type Shape = (number | null)[];
 type ConfigValue = serialization.ConfigDictValue;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Kwargs = { [key: string]: any };
 
-/** A registered initializer's name (`'glorotUniform'`, `'glorot_uniform'`, `'GlorotUniform'`), its config dict, or an instance. */
-export type InitializerSpec = string | serialization.ConfigDict | Initializer;
+export type { InitializerSpec };
 
 export interface MultiHeadAttentionArgs extends LayerArgs {
   numHeads: number;
@@ -52,56 +51,6 @@ interface CallDefaults {
   returnAttentionScores?: boolean;
   /** An attention mask Keras serialised as a constant (nested numbers). */
   attentionMask?: ConfigValue;
-}
-
-const SEED_ONLY = new Set(['GlorotUniform', 'GlorotNormal', 'HeNormal', 'HeUniform', 'LeCunNormal', 'LeCunUniform']);
-/** Keras class names that tfjs registers under another spelling. */
-const CLASS_ALIASES: Record<string, string> = { LecunNormal: 'LeCunNormal', LecunUniform: 'LeCunUniform' };
-
-const deepCopy = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
-
-function isInitializer(x: unknown): x is Initializer {
-  return typeof x === 'object' && x !== null && typeof (x as Initializer).apply === 'function' && typeof (x as Initializer).getClassName === 'function';
-}
-
-function registeredClass(className: string, what: string): [serialization.SerializableConstructor<serialization.Serializable>, serialization.FromConfigMethod<serialization.Serializable>] {
-  const map = serialization.SerializationMap.getMap().classNameMap;
-  const entry = map[className] ?? map[CLASS_ALIASES[className] ?? ''];
-  if (!entry) throw new Error(`MultiHeadAttention: unknown ${what} ${className}`);
-  return entry;
-}
-
-/**
- * An initializer from a name, a config dict or an instance, with the config dict that serialises it
- * (a given dict is kept as it is, so a Keras config round-trips unchanged).
- */
-function resolveInitializer(spec: InitializerSpec | null | undefined, fallback: string): { init: Initializer; config: serialization.ConfigDict } {
-  if (spec == null) spec = fallback;
-  if (isInitializer(spec)) return { init: spec, config: { className: spec.getClassName(), config: spec.getConfig() } };
-  if (typeof spec === 'string') {
-    const camel = spec.replace(/_+(\w)/g, (_m, c: string) => c.toUpperCase());
-    const name = CLASS_ALIASES[camel[0].toUpperCase() + camel.slice(1)] ?? camel[0].toUpperCase() + camel.slice(1);
-    const [cls, fromConfig] = registeredClass(name, 'initializer');
-    const init = fromConfig(cls, {}) as Initializer;
-    return { init, config: { className: name, config: SEED_ONLY.has(name) ? { seed: null } : init.getConfig() } };
-  }
-  const className = spec.className;
-  if (typeof className !== 'string') throw new Error(`MultiHeadAttention: malformed initializer config ${JSON.stringify(spec)}`);
-  const [cls, fromConfig] = registeredClass(className, 'initializer');
-  // The deserializer may add keys (customObjects) to what it is given: hand it a copy.
-  const init = fromConfig(cls, deepCopy((spec.config ?? {}) as serialization.ConfigDict)) as Initializer;
-  const config = deepCopy(spec);
-  delete config.customObjects;
-  const inner = config.config;
-  if (typeof inner === 'object' && inner !== null && !Array.isArray(inner)) delete inner.customObjects;
-  return { init, config };
-}
-
-/** A regularizer or constraint as config data (they only matter in training and are not applied). */
-function trainingOnlyConfig(x: ConfigValue | serialization.Serializable | undefined): ConfigValue {
-  if (x == null) return null;
-  if (x instanceof serialization.Serializable) return { className: x.getClassName(), config: x.getConfig() };
-  return deepCopy(x);
 }
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
@@ -169,8 +118,8 @@ export class MultiHeadAttention extends layers.Layer {
     this.attentionAxesArg?.forEach((a) => {
       if (!Number.isInteger(a)) throw new Error(`MultiHeadAttention: attention_axes must be integers, got ${JSON.stringify(axes)}`);
     });
-    this.kernelInit = resolveInitializer(args.kernelInitializer, 'glorotUniform');
-    this.biasInit = resolveInitializer(args.biasInitializer, 'zeros');
+    this.kernelInit = resolveInitializer(args.kernelInitializer, 'glorotUniform', 'MultiHeadAttention');
+    this.biasInit = resolveInitializer(args.biasInitializer, 'zeros', 'MultiHeadAttention');
     this.trainingOnly = {
       kernelRegularizer: trainingOnlyConfig(args.kernelRegularizer),
       biasRegularizer: trainingOnlyConfig(args.biasRegularizer),
