@@ -46,7 +46,7 @@ export const TCAV_EXPERIMENT: TcavExperimentFile = {
   concepts: ['striped', 'dotted'],
   random: 'random',
   layers: ['conv2', 'conv3'],
-  runs: 10,
+  runs: 20,
   imagesPerSet: 30,
   seed: 0,
 };

@@ -11,6 +11,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../src/extension/backend/backends';
 import { registerWasmGradientKernels, WASM_GRADIENT_KERNELS, WASM_KERNEL_REPLACEMENTS } from '../../src/extension/backend/wasm-kernels';
 import { conv2DBackpropFilterKernel } from '../../src/extension/backend/wasm-kernels/conv2d-backprop-filter';
+import { conv2dBackpropInputKernel } from '../../src/extension/backend/wasm-kernels/conv2d-backprop-input';
+import { wasmOwnMaxPoolGrad } from '../../src/extension/backend/wasm-kernels/max-pool-grad';
+import type { PhaseStrategy } from '../../src/extension/backend/wasm-kernels/phase-backprop-input';
 
 type Shape4D = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -103,6 +106,162 @@ test('registration is idempotent, quiet, and covers the four missing kernels', (
   for (const config of WASM_GRADIENT_KERNELS) {
     assert.equal(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc, config.kernelFunc, config.kernelName);
   }
+});
+
+// ---------------------------------------------------------------- strided Conv2DBackpropInput by phases
+
+/** Strided geometries for the phase decomposition: odd sizes, kernels 1–7, strides 2–3, ONNX-style pads. */
+const PHASE_CASES: ConvCase[] = [];
+for (const k of [1, 2, 3, 4, 5, 7]) {
+  for (const s of [2, 3]) {
+    for (const [size, pad] of [[9, 'same'], [10, 'valid'], [11, k >> 1], [13, [[0, 0], [k >> 1, Math.max(0, k - 2)], [0, k >> 1], [0, 0]]]] as [number, Pad][]) {
+      if (size < k) continue;
+      PHASE_CASES.push({ x: [1, size, size + 2, 3], f: [k, k, 3, 5], s, pad });
+    }
+  }
+}
+PHASE_CASES.push(
+  { x: [2, 15, 15, 16], f: [3, 3, 16, 24], s: 2, pad: 1 }, // ResNet's 3×3 stride-2 layers
+  { x: [1, 224 / 8, 224 / 8, 3], f: [7, 7, 3, 16], s: 2, pad: 3 }, // ResNet's stem, smaller
+  { x: [2, 8, 7, 16], f: [1, 1, 16, 8], s: 2, pad: 0 }, // downsample: three phases get nothing
+  { x: [1, 3, 2, 4], f: [3, 3, 4, 2], s: 3, pad: 'same' }, // fewer rows than the stride
+  { x: [1, 9, 8, 3], f: [3, 5, 3, 4], s: [2, 3], pad: [[0, 0], [0, 2], [1, 3], [0, 0]] },
+  { x: [1, 7, 8, 3], f: [2, 3, 3, 8], s: 2, pad: 1, round: 'ceil' },
+);
+
+test('strided Conv2DBackpropInput by phases matches cpu, each way of running the phases', async (t) => {
+  const kernels: [PhaseStrategy, tf.KernelFunc][] = (['separate', 'combined', 'auto'] as PhaseStrategy[])
+    .map((strategy) => [strategy, conv2dBackpropInputKernel(strategy)]);
+  for (const [i, c] of PHASE_CASES.entries()) {
+    const dyShape = await convDyShape(c);
+    for (const [strategy, kernel] of kernels) {
+      await t.test(`${strategy} ${describe(c)}`, async () => {
+        const dy = () => tf.tensor(values(dyShape, 400 + i), dyShape);
+        const filter = () => tf.tensor(values(c.f, 500 + i), c.f);
+        const attrs = { inputShape: c.x, strides: c.s, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: c.round };
+        const expected = await on('cpu', () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dy(), filter: filter() }, attrs as never) as tf.Tensor);
+        const actual = await on('wasm', () => {
+          const inputs = { dy: dy(), filter: filter() };
+          const out = kernel({ inputs, attrs: attrs as never, backend: tf.backend() }) as tf.TensorInfo;
+          return tf.engine().makeTensorFromTensorInfo(out);
+        });
+        assertClose(actual, expected, 'dx');
+      });
+    }
+  }
+});
+
+test('phase sub-filters are made once per filter and leave the engine tensor count alone', async () => {
+  assert.ok(await tf.setBackend('wasm'));
+  const filter = tf.tensor(values([3, 3, 8, 16], 7), [3, 3, 8, 16]) as tf.Tensor4D;
+  const dy = tf.tensor(values([1, 5, 5, 16], 8), [1, 5, 5, 16]) as tf.Tensor4D;
+  const first = tf.conv2dTranspose(dy, filter, [1, 10, 10, 8], 2, 'same');
+  const before = tf.memory().numTensors;
+  const again = tf.conv2dTranspose(dy, filter, [1, 10, 10, 8], 2, 'same');
+  assert.equal(tf.memory().numTensors, before + 1);
+  assert.deepEqual(again.dataSync(), first.dataSync());
+  tf.dispose([filter, dy, first, again]);
+});
+
+// ---------------------------------------------------------------- MaxPoolGrad
+
+/** dx of tf.maxPool on `x` for an upstream gradient `dy`, through the registered kernels. */
+function maxPoolDx(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, s: number, pad: 'same' | 'valid'): tf.Tensor {
+  return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, k, s, pad), dy)))(x);
+}
+
+/** PyTorch's max_pool2d backward: the first maximum in row-major window order takes dy. */
+function firstMaxReference(x: Float32Array, shape: Shape4D, k: number, s: number, pads: [number, number], out: [number, number], dy: Float32Array): Float32Array {
+  const [n, h, w, c] = shape;
+  const dx = new Float32Array(x.length);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < out[0]; oy++) {
+      for (let ox = 0; ox < out[1]; ox++) {
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let r = oy * s - pads[0]; r < oy * s - pads[0] + k; r++) {
+            for (let col = ox * s - pads[1]; col < ox * s - pads[1] + k; col++) {
+              if (r < 0 || r >= h || col < 0 || col >= w) continue;
+              const i = ((b * h + r) * w + col) * c + ch;
+              if (at < 0 || x[i] > best) {
+                best = x[i];
+                at = i;
+              }
+            }
+          }
+          dx[at] += dy[((b * out[0] + oy) * out[1] + ox) * c + ch];
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+const POOL_CASES: { x: Shape4D; k: number; s: number; pad: 'same' | 'valid' }[] = [
+  { x: [1, 114, 114, 8], k: 3, s: 2, pad: 'valid' }, // ResNet's stem pool (after −∞ padding)
+  { x: [2, 9, 10, 3], k: 3, s: 2, pad: 'same' },
+  { x: [1, 7, 7, 5], k: 2, s: 2, pad: 'valid' },
+  { x: [1, 8, 9, 4], k: 3, s: 1, pad: 'same' },
+  { x: [1, 11, 11, 2], k: 5, s: 3, pad: 'same' },
+];
+
+test('MaxPoolGrad matches the cpu backend and the original wasm kernel where no window ties', async (t) => {
+  assert.ok(wasmOwnMaxPoolGrad(), 'the wasm backend ships a MaxPoolGrad to compare against');
+  for (const [i, c] of POOL_CASES.entries()) {
+    await t.test(describe(c), async () => {
+      const yShape = await outShape(() => tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.k, c.s, c.pad)) as Shape4D;
+      const run = () => maxPoolDx(tf.tensor(values(c.x, 600 + i), c.x) as tf.Tensor4D, tf.tensor(values(yShape, 700 + i), yShape) as tf.Tensor4D, c.k, c.s, c.pad);
+      await compare('dx', run);
+      // The original kernel, on positive tie-free values (it drops windows whose maximum is ≤ 0).
+      const positive = () => tf.add(tf.abs(tf.tensor(values(c.x, 600 + i), c.x)), 0.5) as tf.Tensor4D;
+      const dyT = () => tf.tensor(values(yShape, 700 + i), yShape) as tf.Tensor4D;
+      const ours = await on('wasm', () => maxPoolDx(positive(), dyT(), c.k, c.s, c.pad));
+      const theirs = await on('wasm', () => {
+        const x = positive();
+        const y = tf.maxPool(x, c.k, c.s, c.pad);
+        const out = wasmOwnMaxPoolGrad()!.kernelFunc({
+          inputs: { dy: dyT(), input: x, output: y }, backend: tf.backend(),
+          attrs: { filterSize: c.k, strides: c.s, pad: c.pad },
+        }) as tf.TensorInfo;
+        return tf.engine().makeTensorFromTensorInfo(out);
+      });
+      assertClose(ours, theirs, 'dx vs the original wasm kernel');
+    });
+  }
+});
+
+test('MaxPoolGrad routes ties and all-negative windows as PyTorch does (first maximum)', async () => {
+  // Values from {-2, -1, 0, 1}: most windows tie, and many have no positive value.
+  const shape: Shape4D = [2, 9, 9, 3];
+  const x = Float32Array.from(values(shape, 11), (v) => Math.floor(v * 2));
+  for (const [k, s, pad, pads, out] of [[3, 2, 'valid', [0, 0], [4, 4]], [2, 2, 'valid', [0, 0], [4, 4]], [3, 2, 'same', [1, 1], [5, 5]]] as
+    [number, number, 'same' | 'valid', [number, number], [number, number]][]) {
+    const dy = values([2, ...out, 3], 12);
+    const expected = firstMaxReference(x, shape, k, s, pads, out, dy);
+    for (const backend of ['wasm', 'cpu'] as Backend[]) {
+      const [dx] = await on(backend, () => maxPoolDx(tf.tensor(x, shape) as tf.Tensor4D, tf.tensor(dy, [2, ...out, 3]) as tf.Tensor4D, k, s, pad));
+      // Positions must match exactly; sums of several dy may round differently (cpu adds in another order).
+      const worst = Math.max(...Array.from(expected, (e, j) => Math.abs(dx.data[j] - e)));
+      assert.ok(worst < 1e-6, `${backend} k${k} s${s} ${pad}: max |dx − reference| = ${worst}`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------- Identity
+
+test('Identity shares its input buffer, and the data outlives either tensor', async () => {
+  assert.ok(await tf.setBackend('wasm'));
+  const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+  const y = tf.clone(x);
+  assert.equal((tf.backend() as unknown as { refCount(id: object): number }).refCount(x.dataId), 2);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4]);
+  y.dispose();
+  const s = tf.tensor(['a', 'b']);
+  const sc = tf.clone(s);
+  assert.deepEqual(sc.dataSync(), ['a', 'b']);
+  tf.dispose([s, sc]);
 });
 
 // ---------------------------------------------------------------- Conv2DBackpropFilter

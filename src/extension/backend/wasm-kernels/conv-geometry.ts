@@ -84,3 +84,47 @@ export class ChannelFirstWindows {
     return matrix;
   }
 }
+
+/**
+ * One output phase of a strided conv's input gradient along one axis: the input rows i = q·s + a
+ * (q = 0 … rows−1). Such a row receives dy[q + start + j] · w[c + s·(taps − 1 − j)] for
+ * j = 0 … taps−1, so the phase is a stride-1 correlation of dy with the sub-filter of every s-th
+ * tap, flipped, starting `start` rows from q. With taps = 0 the phase gets no gradient.
+ */
+export interface AxisPhase {
+  /** First filter tap of the phase, (a + padBefore) mod s. */
+  tap: number;
+  /** How many filter taps land on the phase. */
+  taps: number;
+  /** dy offset of the first tap the sub-filter reads, relative to q. */
+  start: number;
+  /** How many input rows the phase holds. */
+  rows: number;
+}
+
+/** The s phases of one axis of a strided conv (dilation 1), in order a = 0 … s−1. */
+export function axisPhases(inSize: number, stride: number, filterSize: number, padBefore: number): AxisPhase[] {
+  return Array.from({ length: stride }, (_, a) => {
+    const tap = (((a + padBefore) % stride) + stride) % stride;
+    const lastDy = (a + padBefore - tap) / stride; // dy offset of tap `tap`
+    const taps = tap < filterSize ? Math.ceil((filterSize - tap) / stride) : 0;
+    return { tap, taps, start: lastDy - taps + 1, rows: Math.max(0, Math.ceil((inSize - a) / stride)) };
+  });
+}
+
+/** Padding (negative = crop) of dy so a phase's stride-1 'valid' correlation yields `rows` rows. */
+export function phasePadding(phase: AxisPhase, outSize: number): AxisPadding {
+  return [-phase.start, phase.rows + phase.start + phase.taps - 1 - outSize];
+}
+
+/**
+ * All phases of an axis as one correlation: a window of dy offsets `start` … `start + taps − 1`
+ * covering every phase's taps; phase a reads filter tap a + padBefore − s·(start + j) at window
+ * position j (zero where that tap does not exist). `rows` is the longest phase's.
+ */
+export function combinedPhases(phases: AxisPhase[]): AxisPhase {
+  const live = phases.filter((p) => p.taps > 0 && p.rows > 0);
+  const start = Math.min(...live.map((p) => p.start));
+  const end = Math.max(...live.map((p) => p.start + p.taps - 1));
+  return { tap: 0, taps: end - start + 1, start, rows: phases[0].rows };
+}

@@ -1,8 +1,9 @@
 /**
  * Conv2DBackpropInput for wasm, replacing the backend's own kernel (a plain loop, measured 5–30×
- * slower than the forward conv on MobileNetV2 layers): spread dy by the stride, then correlate it
- * with the 180°-rotated, in/out-transposed filter using the forward conv kernel (XNNPACK) at
- * stride 1. NCHW, which the forward XNNPACK kernel does not take, stays with the original kernel.
+ * slower than the forward conv on MobileNetV2 layers): unstrided, dy is correlated with the
+ * 180°-rotated, in/out-transposed filter using the forward conv kernel (XNNPACK); strided, by
+ * phases (phase-backprop-input.ts), so no multiply meets a zero inserted between dy's pixels.
+ * NCHW, which the forward XNNPACK kernel does not take, stays with the original kernel.
  */
 import {
   backend_util, Conv2DBackpropInput, getKernel,
@@ -10,7 +11,8 @@ import {
 } from '@tensorflow/tfjs-core';
 import { splitPadding } from './conv-geometry';
 import { derivedFilter } from './filter-cache';
-import { spreadByStride, transposedPadding } from './depthwise-backprop-input';
+import { transposedPadding } from './depthwise-backprop-input';
+import { conv2dBackpropInputByPhases, type PhaseStrategy } from './phase-backprop-input';
 import { withWasmOps } from './wasm-ops';
 
 type Shape4D = [number, number, number, number];
@@ -18,7 +20,8 @@ type Shape4D = [number, number, number, number];
 /** The kernel wasm registered itself, kept for NCHW inputs. */
 let original: KernelConfig | undefined;
 
-const conv2dBackpropInput: KernelFunc = (args) => {
+/** The kernel; `strategy` is a parameter so tests can force either way of running the phases. */
+export const conv2dBackpropInputKernel = (strategy: PhaseStrategy = 'auto'): KernelFunc => (args) => {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
@@ -33,10 +36,10 @@ const conv2dBackpropInput: KernelFunc = (args) => {
     if (info.outHeight <= 0 || info.outWidth <= 0 || batchSize * inHeight * inWidth * inChannels === 0) {
       return ops.zeros(inputShape, 'float32');
     }
-    const spread = spreadByStride(ops, dy, info.strideHeight, info.strideWidth);
-    const height = splitPadding(transposedPadding(inHeight, spread.shape[1], filterHeight, 1, info.padInfo.top));
-    const width = splitPadding(transposedPadding(inWidth, spread.shape[2], filterWidth, 1, info.padInfo.left));
-    const cropped = ops.padOrCrop(spread, [[0, 0], height.crop, width.crop, [0, 0]]);
+    if (info.strideHeight > 1 || info.strideWidth > 1) return conv2dBackpropInputByPhases(ops, dy, filter, info, strategy);
+    const height = splitPadding(transposedPadding(inHeight, dy.shape[1], filterHeight, 1, info.padInfo.top));
+    const width = splitPadding(transposedPadding(inWidth, dy.shape[2], filterWidth, 1, info.padInfo.left));
+    const cropped = ops.padOrCrop(dy, [[0, 0], height.crop, width.crop, [0, 0]]);
     // Made once per filter: the same buffer every call lets XNNPACK keep its packed operator.
     const transposed = derivedFilter(backend, filter, 'conv2d-backprop-input', (fops, f) => {
       const rotated = filterHeight * filterWidth === 1 ? f : fops.run('Reverse', { x: f }, { dims: [0, 1] });
@@ -50,6 +53,8 @@ const conv2dBackpropInput: KernelFunc = (args) => {
     });
   });
 };
+
+const conv2dBackpropInput = conv2dBackpropInputKernel();
 
 export const conv2dBackpropInputConfig: KernelConfig = {
   kernelName: Conv2DBackpropInput,

@@ -8,6 +8,8 @@ import { conv2dBackpropInputConfig, keepOriginalConv2dBackpropInput } from './co
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { depthwiseBackpropFilterConfig } from './depthwise-backprop-filter';
 import { depthwiseBackpropInputConfig } from './depthwise-backprop-input';
+import { keepOriginalMaxPoolGrad, maxPoolGradConfig } from './max-pool-grad';
+import { identityConfig, keepOriginalIdentity } from './identity';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 
 export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
@@ -18,7 +20,7 @@ export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
 ];
 
 /** Kernels the wasm backend has, but slowly: replaced by ours. */
-export const WASM_KERNEL_REPLACEMENTS: readonly KernelConfig[] = [conv2dBackpropInputConfig];
+export const WASM_KERNEL_REPLACEMENTS: readonly KernelConfig[] = [conv2dBackpropInputConfig, maxPoolGradConfig, identityConfig];
 
 /**
  * Registers the kernels for the 'wasm' backend. Idempotent, and leaves alone any missing kernel
@@ -29,6 +31,8 @@ export function registerWasmGradientKernels(): void {
     if (getKernel(config.kernelName, config.backendName) == null) registerKernel(config);
   }
   keepOriginalConv2dBackpropInput();
+  keepOriginalMaxPoolGrad();
+  keepOriginalIdentity();
   for (const config of WASM_KERNEL_REPLACEMENTS) {
     if (getKernel(config.kernelName, config.backendName)?.kernelFunc === config.kernelFunc) continue;
     if (getKernel(config.kernelName, config.backendName)) unregisterKernel(config.kernelName, config.backendName);

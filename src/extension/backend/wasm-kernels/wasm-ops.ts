@@ -34,7 +34,10 @@ export class WasmOps {
 
   /** A fresh copy, for when a result must not share memory with an input. */
   copy(x: TensorInfo): TensorInfo {
-    return this.run('Identity', { x });
+    // Not the Identity kernel: it shares the buffer (see identity.ts).
+    const out = this.empty(x.shape, x.dtype);
+    (this.backend.typedArrayFromHeap(out) as Float32Array).set(this.backend.typedArrayFromHeap(x) as Float32Array);
+    return out;
   }
 
   concat(xs: TensorInfo[], axis: number): TensorInfo {
@@ -58,6 +61,13 @@ export class WasmOps {
   /** A new tensor holding `values`. */
   fromValues(values: Int32Array | Float32Array, shape: number[], dtype: DataType): TensorInfo {
     const out = this.backend.makeOutput(shape, dtype, undefined, values);
+    this.owned.push(out);
+    return out;
+  }
+
+  /** A new tensor whose values are unset, for a kernel to write through typedArrayFromHeap. */
+  empty(shape: number[], dtype: DataType): TensorInfo {
+    const out = this.backend.makeOutput(shape, dtype);
     this.owned.push(out);
     return out;
   }
