@@ -205,7 +205,7 @@ describe('ONNX models from PyTorch (cpu)', () => {
       // By hand: h = W1 x + b1 (1×1 conv), r = relu(h), y = W2 · mean(r) + b2.
       const conv = a.graph.nodes.find((n) => n.opType === 'Conv')!;
       const gemm = a.graph.nodes.find((n) => n.opType === 'Gemm')!;
-      const w1 = a.graph.weights.get(conv.inputs[1])!; // [4, 3, 1, 1]
+      const w1 = a.graph.weights.onnx(conv.inputs[1]); // [4, 3, 1, 1] (held as a [1, 1, 3, 4] filter)
       const b1 = a.graph.weights.get(conv.inputs[2])!;
       const w2 = a.graph.weights.get(gemm.inputs[1])!; // [3, 4] (transB)
       const expected = tf.tidy(() => {
@@ -220,7 +220,7 @@ describe('ONNX models from PyTorch (cpu)', () => {
       const lgPlain = a.layerGradient(x, '0', target);
       const lgGuided = a.layerGradient(x, '0', target, { reluBackward: guided });
       assert.ok(maxAbsDiff(lgPlain.grad.dataSync(), lgGuided.grad.dataSync()) > 1e-5);
-      tf.dispose([plain.grad, plain.scores, gb.grad, gb.scores, expected, lgPlain.grad, lgPlain.activation, lgPlain.scores, lgGuided.grad, lgGuided.activation, lgGuided.scores]);
+      tf.dispose([w1, plain.grad, plain.scores, gb.grad, gb.scores, expected, lgPlain.grad, lgPlain.activation, lgPlain.scores, lgGuided.grad, lgGuided.activation, lgGuided.scores]);
     } finally {
       tf.dispose(x);
       a.dispose();

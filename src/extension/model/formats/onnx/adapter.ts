@@ -100,6 +100,8 @@ export class OnnxModelAdapter implements ModelAdapter {
     const graphHead = this.logitsName !== graph.outputs[0];
 
     this.probe();
+    // The large weights are read now, into the memory the probe's temporaries used.
+    graph.weights.materialize();
     const logits = this.values.get(this.logitsName);
     if (!logits) throw new UserError(`${file}: the output ${this.logitsName} is not computed from the image`);
     this.outputSize = logits.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -110,7 +112,11 @@ export class OnnxModelAdapter implements ModelAdapter {
     this.layers = this.describeLayers();
   }
 
-  /** One run on a zero image, recording every value's logical shape and dtype. */
+  /**
+   * One run on a zero image, recording every value's logical shape and dtype. It runs before the
+   * large weights are read (they are zeros of their shape here: values never decide a shape), each
+   * node's temporaries freed as it finishes, so loading holds little beyond the weights.
+   */
   private probe(): void {
     const dynamic = new Set<string>([this.inputName]);
     for (const node of this.graph.nodes) if (node.inputs.some((i) => dynamic.has(i))) node.outputs.forEach((o) => o && dynamic.add(o));
@@ -122,7 +128,7 @@ export class OnnxModelAdapter implements ModelAdapter {
       const all = this.graph.nodes.flatMap((n) => n.outputs.filter((o) => o !== '' && !this.graph.consumers.has(o)));
       const observe: RunOptions['observe'] = (name, v) => this.values.set(name, { shape: logicalShape(v), dtype: v.t.dtype, dynamic: dynamic.has(name) });
       try {
-        this.runtime.run(new Map([[this.inputName, { t: x, nhwc: true }]]), all, { observe });
+        this.runtime.run(new Map([[this.inputName, { t: x, nhwc: true }]]), all, { observe, probe: true });
       } catch (err) {
         if (err instanceof UserError) throw new UserError(`${this.graph.file}: ${err.message}`);
         throw new UserError(`${this.graph.file} does not run on a ${this.inputShape[0]}×${this.inputShape[1]} image: ${(err as Error).message.split('\n')[0]}`);

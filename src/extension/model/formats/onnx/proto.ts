@@ -1,8 +1,9 @@
 /**
  * Reading ONNX files: the protobuf messages (a reduced onnx.proto, field numbers as ONNX's own),
  * decoded with protobufjs straight from a Node Buffer, so `raw_data` fields are views into the
- * file's bytes (no copy), and tensors (initializers, TENSOR attributes) turned into tfjs tensors,
- * including tensors whose bytes live in external data files beside the model.
+ * file's bytes (no copy while decoding), and tensors (initializers, TENSOR attributes) turned into
+ * values and tfjs tensors that own their memory (nothing made from the file keeps its bytes
+ * alive), including tensors whose bytes live in external data files beside the model.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -274,7 +275,8 @@ export class ExternalData {
     return real;
   }
 
-  bytes(t: TensorProto, location: string, offset: number, length: number | undefined, needed: number): Buffer {
+  /** Checks that the tensor's bytes are there (see bytes) without reading them; the file's real path. */
+  check(t: TensorProto, location: string, offset: number, length: number | undefined, needed: number): string {
     const name = this.modelFile;
     const real = this.resolve(location);
     const size = fs.statSync(real).size;
@@ -282,6 +284,12 @@ export class ExternalData {
     if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(len) || len < 0 || offset + len > size) {
       throw new UserError(`${name}: the tensor ${t.name} lies at bytes ${offset}..${offset + len} of ${location}, which has ${size} bytes (truncated?)`);
     }
+    return real;
+  }
+
+  bytes(t: TensorProto, location: string, offset: number, length: number | undefined, needed: number): Buffer {
+    const real = this.check(t, location, offset, length, needed);
+    const len = length ?? needed;
     let buf = this.files.get(real);
     if (!buf) {
       buf = fs.readFileSync(real);
@@ -312,15 +320,51 @@ function float16ToFloat32(h: Uint16Array): Float32Array {
   return out;
 }
 
+/** A typed array that owns its memory: `a` itself, or a copy when `a` is a view into a larger buffer (the file's). */
+function own<T extends Float32Array | Int32Array>(a: T): T {
+  return a.byteOffset === 0 && a.buffer.byteLength === a.byteLength ? a : (a.slice() as T);
+}
+
+/** The values of a TensorProto, as a tfjs tensor would hold them. */
+export interface ProtoValues {
+  values: Float32Array | Int32Array | Uint8Array;
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool';
+}
+
 /**
- * A TensorProto as a tfjs tensor: float types → float32, integer types → int32 (int64 clamped),
- * bool → bool. Float32 raw data is used in place (a view of the file's bytes) when aligned.
+ * The values of a TensorProto: float types → float32, integer types → int32 (int64 clamped),
+ * bool → bool. The arrays own their memory (never views of the file's bytes), so a tensor made
+ * from them keeps nothing of the file alive, on any backend.
  */
-export function tensorFromProto(t: TensorProto, external?: ExternalData): tf.Tensor {
+const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
+
+/**
+ * The errors valuesFromProto would throw for `t` (a missing or short external file, too few
+ * bytes, a type XAI Lens does not read), found without reading external data: a tensor read
+ * later fails at load as one read at once would.
+ */
+export function checkTensorProto(t: TensorProto, external?: ExternalData): void {
+  const n = t.dims.map(toNumber).reduce((a, b) => a * b, 1);
+  const what = `the tensor ${t.name || '(unnamed)'}`;
+  if (ELEM_BYTES[t.data_type] === undefined) throw new UserError(`${what} holds ${dataTypeName(t.data_type)} values, which XAI Lens does not read`);
+  const ext = externalDataOf(t);
+  if (ext) {
+    if (!external) throw new UserError(`the tensor ${t.name} is stored outside the model, where it cannot be read`);
+    external.check(t, ext.location, ext.offset, ext.length, n * ELEM_BYTES[t.data_type]);
+    if (ext.length !== undefined && ext.length < n * ELEM_BYTES[t.data_type]) {
+      throw new UserError(`${what} has ${ext.length} bytes of data for ${n} ${dataTypeName(t.data_type)} values`);
+    }
+  } else if (t.raw_data && t.raw_data.length > 0 && t.raw_data.length < n * ELEM_BYTES[t.data_type]) {
+    throw new UserError(`${what} has ${t.raw_data.length} bytes of data for ${n} ${dataTypeName(t.data_type)} values`);
+  }
+}
+
+export function valuesFromProto(t: TensorProto, external?: ExternalData): ProtoValues {
   const shape = t.dims.map(toNumber);
   const n = shape.reduce((a, b) => a * b, 1);
   const ext = externalDataOf(t);
-  const elemBytes: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
+  const elemBytes = ELEM_BYTES;
   let raw = t.raw_data && t.raw_data.length > 0 ? t.raw_data : undefined;
   if (ext) {
     if (!external) throw new UserError(`the tensor ${t.name} is stored outside the model, where it cannot be read`);
@@ -330,26 +374,28 @@ export function tensorFromProto(t: TensorProto, external?: ExternalData): tf.Ten
   if (raw && elemBytes[t.data_type] !== undefined && raw.length < n * elemBytes[t.data_type]) {
     throw new UserError(`${what} has ${raw.length} bytes of data for ${n} ${dataTypeName(t.data_type)} values`);
   }
+  const float = (values: Float32Array): ProtoValues => ({ values, shape, dtype: 'float32' });
+  const int = (values: Int32Array): ProtoValues => ({ values, shape, dtype: 'int32' });
   const ints = (values: ArrayLike<number>) => {
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = clampInt32(values[i]);
-    return tf.tensor(out, shape, 'int32');
+    return int(out);
   };
   switch (t.data_type) {
     case DataType.FLOAT:
-      return tf.tensor(raw ? view(raw, Float32Array, n) : Float32Array.from(t.float_data), shape, 'float32');
+      return float(raw ? own(view(raw, Float32Array, n)) : Float32Array.from(t.float_data));
     case DataType.DOUBLE:
-      return tf.tensor(Float32Array.from(raw ? view(raw, Float64Array, n) : t.double_data), shape, 'float32');
+      return float(Float32Array.from(raw ? view(raw, Float64Array, n) : t.double_data));
     case DataType.FLOAT16:
-      return tf.tensor(float16ToFloat32(raw ? view(raw, Uint16Array, n) : Uint16Array.from(t.int32_data)), shape, 'float32');
+      return float(float16ToFloat32(raw ? view(raw, Uint16Array, n) : Uint16Array.from(t.int32_data)));
     case DataType.INT32:
-      return tf.tensor(raw ? view(raw, Int32Array, n) : Int32Array.from(t.int32_data), shape, 'int32');
+      return int(raw ? own(view(raw, Int32Array, n)) : Int32Array.from(t.int32_data));
     case DataType.INT64: {
       if (!raw) return ints(t.int64_data.map(toNumber));
       const big = view(raw, BigInt64Array, n);
       const out = new Int32Array(n);
       for (let i = 0; i < n; i++) out[i] = clampInt32(Number(big[i]));
-      return tf.tensor(out, shape, 'int32');
+      return int(out);
     }
     case DataType.UINT32:
       return ints(raw ? view(raw, Uint32Array, n) : t.uint64_data.map(toNumber));
@@ -367,11 +413,17 @@ export function tensorFromProto(t: TensorProto, external?: ExternalData): tf.Ten
       const src = raw ? view(raw, Uint8Array, n) : t.int32_data;
       const out = new Uint8Array(n);
       for (let i = 0; i < n; i++) out[i] = src[i] ? 1 : 0;
-      return tf.tensor(out, shape, 'bool');
+      return { values: out, shape, dtype: 'bool' };
     }
     default:
       throw new UserError(`${what} holds ${dataTypeName(t.data_type)} values, which XAI Lens does not read`);
   }
+}
+
+/** A TensorProto as a tfjs tensor (see valuesFromProto). */
+export function tensorFromProto(t: TensorProto, external?: ExternalData): tf.Tensor {
+  const { values, shape, dtype } = valuesFromProto(t, external);
+  return tf.tensor(values, shape, dtype);
 }
 
 /** The external-data files a model names (model-relative locations, each once), read from its tensors. */

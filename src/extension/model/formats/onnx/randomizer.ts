@@ -139,7 +139,7 @@ export class OnnxRandomizer implements Randomizer {
         if (released) throw new Error('the weight snapshot was released');
         const block = this.blocks[index];
         if (!block) throw new Error(`no randomizable block ${index}`);
-        block.weights.forEach((w, i) => put(w.name, fresh(originals.get(w.name)!, w.rule, weightSeed(seed, block.name, i))));
+        block.weights.forEach((w, i) => put(w.name, fresh(this.graph, w.name, originals.get(w.name)!, w.rule, weightSeed(seed, block.name, i))));
       },
       restore: (index) => {
         const block = this.blocks[index];
@@ -159,9 +159,9 @@ export class OnnxRandomizer implements Randomizer {
 /** The fan_in of a Conv / Gemm / MatMul weight. */
 function fanIn(graph: OnnxGraph, node: OnnxNode, w: tf.Tensor): number | undefined {
   if (node.opType === 'Conv' || node.opType === 'ConvTranspose') {
-    const conv = graph.weights.get(node.inputs[1]);
-    if (!conv) return undefined;
-    const [out, inPerGroup, ...k] = conv.shape;
+    if (!graph.weights.has(node.inputs[1])) return undefined;
+    // In PyTorch's layout, whichever layout the graph holds the weight in.
+    const [out, inPerGroup, ...k] = graph.weights.onnxShape(node.inputs[1]);
     // ConvTranspose weights are [in, out/groups, …]: PyTorch's fan_in is computed on dim 1 there.
     return (node.opType === 'Conv' ? inPerGroup : out / Math.max(1, typeof node.attrs.group === 'number' ? node.attrs.group : 1)) * k.reduce((a, b) => a * b, 1);
   }
@@ -210,16 +210,20 @@ function ruleOf(graph: OnnxGraph, w: string, reader: OnnxNode): Rule {
   return { kind: 'truncated' };
 }
 
-function fresh(original: tf.Tensor, rule: Rule, seed: number): tf.Tensor {
-  const shape = original.shape;
-  if (rule.kind === 'fill') return tf.fill(shape, rule.value, 'float32');
-  if (rule.kind === 'uniform') {
-    const bound = 1 / Math.sqrt(rule.fanIn);
-    return tf.randomUniform(shape, -bound, bound, 'float32', seed);
-  }
+/**
+ * Fresh values for the weight `name`, drawn in PyTorch's layout (so a seed gives the same values
+ * whatever layout the graph holds the weight in) and handed back in the layout it is held in.
+ */
+function fresh(graph: OnnxGraph, name: string, original: tf.Tensor, rule: Rule, seed: number): tf.Tensor {
+  if (rule.kind === 'fill') return tf.fill(original.shape, rule.value, 'float32');
+  const shape = graph.weights.onnxShape(name);
   return tf.tidy(() => {
+    if (rule.kind === 'uniform') {
+      const bound = 1 / Math.sqrt(rule.fanIn);
+      return graph.weights.fromOnnx(name, tf.randomUniform(shape, -bound, bound, 'float32', seed));
+    }
     const { mean, variance } = tf.moments(original);
     const [m, s2] = [mean.dataSync()[0], variance.dataSync()[0]];
-    return tf.truncatedNormal(shape, m, Math.sqrt(s2) || 0.02, 'float32', seed);
+    return graph.weights.fromOnnx(name, tf.truncatedNormal(shape, m, Math.sqrt(s2) || 0.02, 'float32', seed));
   });
 }

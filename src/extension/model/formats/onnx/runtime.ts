@@ -28,6 +28,12 @@ export interface RunOptions {
   observe?: (name: string, v: Val) => void;
   /** Replaces a computed value (given logically) before anything reads it: attention gradients. */
   hooks?: ReadonlyMap<string, (t: tf.Tensor) => tf.Tensor>;
+  /**
+   * The load's probe run (no gradients): each node runs in its own tidy, so its temporaries are
+   * freed as soon as it has run, and weights whose values are not read yet (OnnxWeights'
+   * pending ones) are zeros of their shape, made for the node and freed with it.
+   */
+  probe?: boolean;
 }
 
 export type Layout = 'nhwc' | 'naive';
@@ -69,6 +75,8 @@ export class OnnxRuntime {
   transposes = 0;
   private readonly plans = new Map<string, OnnxNode[]>();
   private readonly reluLike = new Map<OnnxNode, ReluLike>();
+  /** Conv nodes whose weight is held in a tfjs filter layout (see OpContext.convFilter). */
+  private readonly convFilters = new Map<OnnxNode, 'hwio' | 'depthwise'>();
   /** Tensors derived from constants (ctx.derive), by constant and key; freed with the constant. */
   private readonly derived = new Map<tf.Tensor, Map<string, tf.Tensor>>();
   private readonly deriveFn = (source: tf.Tensor, key: string, make: () => tf.Tensor): tf.Tensor => this.derive(source, key, make);
@@ -85,6 +93,8 @@ export class OnnxRuntime {
         const [lo, hi] = this.clipBounds(n);
         if (lo === 0 && (hi === 6 || hi === Infinity)) this.reluLike.set(n, { max: hi });
       }
+      const filter = n.opType === 'Conv' && n.inputs[1] ? graph.weights.layoutOf(n.inputs[1]) : undefined;
+      if (filter) this.convFilters.set(n, filter.kind);
     }
   }
 
@@ -122,7 +132,7 @@ export class OnnxRuntime {
     const seen = new Set<string>();
     while (stack.length > 0) {
       const name = stack.pop()!;
-      if (seen.has(name) || fed.has(name) || this.constantOf(name)) continue;
+      if (seen.has(name) || fed.has(name) || this.constantOf(name) || this.graph.weights.isPending(name)) continue;
       seen.add(name);
       const p = this.graph.producer.get(name);
       if (!p) continue;
@@ -181,12 +191,31 @@ export class OnnxRuntime {
       if (v) return v;
       const c = this.constantOf(name);
       if (c) return { t: c, nhwc: false, uses: Infinity };
+      const pending = opts.probe ? this.graph.weights.pendingShape(name) : undefined;
+      if (pending) return { t: tf.zeros(pending), nhwc: false, uses: Infinity };
       throw new Error(`ONNX runtime: the value ${name} is not available`);
     };
 
     for (const node of plan) {
-      const ins = node.inputs.map(get);
-      const { outputs, nhwc } = this.execute(node, ins, logical, channelsLast, opts);
+      let outputs: tf.Tensor[];
+      let nhwc: boolean[];
+      if (opts.probe) {
+        // The other layouts made for this node's inputs outlive its tidy (later readers use them).
+        const made: tf.Tensor[] = [];
+        const track = (f: (e: Entry) => tf.Tensor) => (e: Entry) => {
+          const had = e.alt;
+          const t = f(e);
+          if (e.alt && e.alt !== had) made.push(e.alt);
+          return t;
+        };
+        const r = tf.tidy(() => {
+          const done = this.execute(node, node.inputs.map(get), track(logical), track(channelsLast), opts);
+          return { outputs: done.outputs, nhwc: done.nhwc, made };
+        });
+        ({ outputs, nhwc } = r);
+      } else {
+        ({ outputs, nhwc } = this.execute(node, node.inputs.map(get), logical, channelsLast, opts));
+      }
       node.outputs.forEach((name, i) => {
         if (!name || outputs[i] === undefined) return;
         let t = outputs[i];
@@ -257,7 +286,7 @@ export class OnnxRuntime {
   ): { outputs: tf.Tensor[]; nhwc: boolean[] } {
     const op = this.ops[node.opType];
     if (!op) throw new Error(`ONNX runtime: no operator ${node.opType}`);
-    const ctx = { opset: this.graph.opset, node: node.name, numOutputs: node.outputs.length, derive: this.deriveFn, isConstant: this.isConstantFn };
+    const ctx = { opset: this.graph.opset, node: node.name, numOutputs: node.outputs.length, derive: this.deriveFn, isConstant: this.isConstantFn, convFilter: this.convFilters.get(node) };
     const relu = opts.reluBackward ? this.reluLike.get(node) : undefined;
     if (relu && ins[0]) {
       return { outputs: [reluWithRule(ins[0].t, relu.max, opts.reluBackward!)], nhwc: [ins[0].nhwc] };

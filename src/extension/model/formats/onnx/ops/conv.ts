@@ -43,11 +43,25 @@ function conv2dConstantFilter(x: tf.Tensor4D, f: tf.Tensor4D, win: Window2D, dep
   return op(x) as tf.Tensor4D;
 }
 
-/** Conv on NHWC x with the ONNX weight W [M, C/group, kh, kw] and optional bias [M]. */
+/**
+ * The ONNX shape [M, C/group, k…] of a Conv weight (rank 3 for 1-D convs, `spatial` = 1), also
+ * when the weight arrives in tfjs' filter layout (ctx.convFilter).
+ */
+function onnxWeightShape(w: tf.Tensor, ctx: OpContext, spatial: number): number[] {
+  if (!ctx.convFilter) return w.shape;
+  const [kh, kw, c, m] = w.shape;
+  const [out, inPerGroup] = ctx.convFilter === 'hwio' ? [m, c] : [c * m, 1];
+  return spatial === 1 ? [out, inPerGroup, kw] : [out, inPerGroup, kh, kw];
+}
+
+/**
+ * Conv on NHWC x with the ONNX weight W [M, C/group, kh, kw] (or W already in tfjs' filter
+ * layout, see OpContext.convFilter) and optional bias [M].
+ */
 function convNhwc(op: string, x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor | undefined, attrs: Attrs, ctx: OpContext, win: Window2D): tf.Tensor4D {
   const group = attrInt(attrs, 'group', 1);
   const channels = x.shape[3];
-  const [m, cPerGroup] = w.shape;
+  const [m, cPerGroup] = onnxWeightShape(w, ctx, 2);
   if (cPerGroup * group !== channels) throw opError(ctx, op, `weight expects ${cPerGroup * group} input channels, got ${channels}`);
   // The filter in tfjs' layout, made once per weight when the weight is a graph constant.
   const filter = (key: string, make: () => tf.Tensor4D): tf.Tensor4D =>
@@ -55,7 +69,10 @@ function convNhwc(op: string, x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor | und
   // A constant weight is never differentiated: only the input gradient is computed.
   const conv = ctx.isConstant?.(w) ? conv2dConstantFilter : conv2dAny;
   let y: tf.Tensor4D;
-  if (group === 1) {
+  if (ctx.convFilter) {
+    // Held in the filter layout at load (undilated, group 1 or depthwise): used as it is.
+    y = conv(x, w, win, ctx.convFilter === 'depthwise');
+  } else if (group === 1) {
     y = conv(x, filter('hwio', () => dilateFilter(tf.transpose(w, [2, 3, 1, 0]), win.dilations)), win, false);
   } else if (cPerGroup === 1) {
     const mult = m / group;
@@ -83,8 +100,8 @@ function convRun(inputs: readonly (tf.Tensor | undefined)[], attrs: Attrs, ctx: 
   const x = need(inputs, 0, ctx, 'Conv');
   const w = need(inputs, 1, ctx, 'Conv');
   if (x.rank !== 3 && x.rank !== 4) throw opError(ctx, 'Conv', `only 1-D and 2-D convolutions are supported (input rank ${x.rank})`);
-  const win = convWindow(attrs, ctx, x.shape.slice(2), w.shape);
-  const y = toNchw(convNhwc('Conv', toNhwc(lift(x)) as tf.Tensor4D, lift(w), inputs[2], attrs, ctx, win));
+  const win = convWindow(attrs, ctx, x.shape.slice(2), onnxWeightShape(w, ctx, x.rank - 2));
+  const y = toNchw(convNhwc('Conv', toNhwc(lift(x)) as tf.Tensor4D, ctx.convFilter ? (w as tf.Tensor4D) : lift(w), inputs[2], attrs, ctx, win));
   return [x.rank === 3 ? tf.reshape(y, [y.shape[0], y.shape[1], y.shape[3]] as number[]) : y];
 }
 
@@ -93,7 +110,7 @@ function convNhwcVariant(inputs: readonly (tf.Tensor | undefined)[], nhwcInputs:
   if (x.rank !== 4) return undefined;
   const w = logical(need(inputs, 1, ctx, 'Conv'), nhwcInputs[1]) as tf.Tensor4D;
   const xn = asNhwc(x, nhwcInputs[0]) as tf.Tensor4D;
-  const win = convWindow(attrs, ctx, [xn.shape[1], xn.shape[2]], w.shape);
+  const win = convWindow(attrs, ctx, [xn.shape[1], xn.shape[2]], onnxWeightShape(w, ctx, 2));
   return { outputs: [convNhwc('Conv', xn, w, inputs[2], attrs, ctx, win)], nhwc: [true] };
 }
 

@@ -48,6 +48,12 @@ export interface OpContext {
   readonly derive?: (source: tf.Tensor, key: string, make: () => tf.Tensor) => tf.Tensor;
   /** Whether `t` is a graph constant (a weight), which is never differentiated. Absent: false. */
   readonly isConstant?: (t: tf.Tensor) => boolean;
+  /**
+   * Conv only: the weight (input 1) arrives already in tfjs' filter layout, as the graph holds
+   * it — [kh, kw, C, M] ('hwio', group 1) or [kh, kw, group, M/group] ('depthwise'), kh = 1 for
+   * 1-D convs, undilated — instead of ONNX's [M, C/group, kh, kw]. Absent: ONNX's layout.
+   */
+  readonly convFilter?: 'hwio' | 'depthwise';
 }
 
 export interface NhwcResult {
