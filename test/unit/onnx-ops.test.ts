@@ -172,6 +172,13 @@ const GRADIENT_CASES: Record<string, number[]> = {
   'HardSwish': [0],
   'Where broadcast': [1, 2],
   'Max three inputs': [0, 1, 2],
+  'ScatterND slices': [0, 2],
+  'ScatterND rows negative indices': [0, 2],
+  'ScatterND 4-D channel slices': [0, 2],
+  'ScatterND add duplicates': [0, 2],
+  'ScatterND mul duplicates': [0, 2],
+  'ScatterND max duplicates': [0, 2],
+  'ScatterND min duplicates': [0, 2],
 };
 
 /** Checks tf.grads of Σ w·y against central finite differences at a few entries per input. */
@@ -264,9 +271,86 @@ test('unsupported attribute values are UserErrors naming the node', async () => 
   tf.dispose([x, scales]);
 });
 
-const WASM_OPS = new Set(['Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool']);
+test('ScatterND gradients: data gets dy but where replaced, updates get dy at their indices', async () => {
+  await useBackend('cpu');
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const data = tf.tensor(seededArray(4 * 3 * 2, 1), [4, 3, 2]);
+    const indices = tf.tensor2d([[2, 1], [0, 0], [-1, 2], [2, -2]], [4, 2], 'int32');
+    const updates = tf.tensor(seededArray(4 * 2, 2), [4, 2]);
+    const w = tf.tensor(seededArray(4 * 3 * 2, 3), [4, 3, 2]);
+    const wv = w.arraySync() as number[][][];
+    const run = (reduction: string) => (d: tf.Tensor, u: tf.Tensor): tf.Scalar =>
+      tf.sum(tf.mul(ONNX_OPS.ScatterND.run([d, indices, u], { reduction }, { opset: 18, node: 'sc' })[0], w));
+    // [2, 1] appears twice (as [2, -2]): none keeps the last update there, add takes both.
+    const slotsOf = [[2, 1], [0, 0], [3, 2], [2, 1]];
+    // + 0 turns the -0 of dy·0 into 0.
+    const rows = (g: tf.Tensor): number[][] => (g.arraySync() as number[][]).map((r) => r.map((v) => v + 0));
+    const [gdNone, guNone] = tf.grads(run('none'))([data, updates]);
+    const gd = gdNone.arraySync() as number[][][];
+    const replaced = new Set(slotsOf.map(([a, b]) => `${a},${b}`));
+    for (let a = 0; a < 4; a++) for (let b = 0; b < 3; b++) for (let c = 0; c < 2; c++) {
+      assert.equal(gd[a][b][c] + 0, replaced.has(`${a},${b}`) ? 0 : wv[a][b][c], `none: d data[${a},${b},${c}]`);
+    }
+    slotsOf.forEach(([a, b], r) => {
+      const expected = r === 0 ? [0, 0] : wv[a][b]; // row 0 is overwritten by row 3
+      assert.deepEqual(rows(guNone)[r], expected, `none: d updates[${r}]`);
+    });
+    const [gdAdd, guAdd] = tf.grads(run('add'))([data, updates]);
+    assert.deepEqual(gdAdd.arraySync(), wv, 'add: d data = dy');
+    slotsOf.forEach(([a, b], r) => assert.deepEqual(rows(guAdd)[r], wv[a][b], `add: d updates[${r}]`));
+    return [];
+  });
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+});
 
-test('Conv and the pools on wasm', async (t) => {
+test('ScatterND rejects out-of-range indices and unknown reductions, naming the node', async () => {
+  await useBackend('cpu');
+  const data = tf.zeros([3, 2]);
+  const updates = tf.zeros([1, 2]);
+  const bad = tf.tensor2d([[3]], [1, 1], 'int32');
+  const ok = tf.tensor2d([[-3]], [1, 1], 'int32');
+  assert.throws(
+    () => ONNX_OPS.ScatterND.run([data, bad, updates], {}, { opset: 13, node: 'mask_fill' }),
+    (e: unknown) => e instanceof UserError && /ScatterND/.test(e.message) && /mask_fill/.test(e.message) && /out of range/.test(e.message),
+  );
+  assert.throws(
+    () => ONNX_OPS.ScatterND.run([data, ok, updates], { reduction: 'avg' }, { opset: 18, node: 'sc' }),
+    (e: unknown) => e instanceof UserError && /avg/.test(e.message),
+  );
+  tf.dispose([data, updates, bad, ok]);
+});
+
+/** Clip's gradient is tfjs' clipByValue gradient exactly: dy where min ≤ x ≤ max, bounds included. */
+async function checkClipGradient(backend: 'cpu' | 'wasm'): Promise<void> {
+  await useBackend(backend);
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const x = tf.tensor4d([-1, 0, 1e-30, 3, 6, 6.5, -0, 5.999999, 6.000001, -1e-30, 2, 7], [1, 2, 2, 3]);
+    const dy = tf.tensor4d([1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -12], [1, 2, 2, 3]);
+    const lo = tf.tensor([0], [1, 1, 1, 1]);
+    const hi = tf.tensor([6], [1, 1, 1, 1]);
+    const ours = tf.grad((t: tf.Tensor) => ONNX_OPS.Clip.run([t, lo, hi], {}, { opset: 13, node: 'relu6' })[0])(x, dy);
+    const tfjs = tf.grad((t: tf.Tensor) => tf.clipByValue(t, 0, 6))(x, dy);
+    assert.deepEqual(Array.from(ours.dataSync(), (v) => v + 0), Array.from(tfjs.dataSync(), (v) => v + 0), `${backend}: Clip gradient`);
+    assert.deepEqual(Array.from(ours.dataSync(), (v) => v + 0), [0, -2, 3, -4, 5, 0, 7, -8, 0, 0, 11, 0], `${backend}: bounds included`);
+    return [];
+  });
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+}
+
+test('Clip gradient equals tfjs clipByValue gradient at and between the bounds (cpu and wasm)', async () => {
+  try {
+    await checkClipGradient('cpu');
+    await checkClipGradient('wasm');
+  } finally {
+    await useBackend('cpu');
+  }
+});
+
+const WASM_OPS = new Set(['Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'ScatterND']);
+
+test('Conv, the pools and ScatterND on wasm', async (t) => {
   await useBackend('wasm');
   try {
     const counts: CheckCounts = { cases: 0, nhwc: 0 };

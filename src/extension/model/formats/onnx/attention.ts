@@ -1,8 +1,9 @@
 /**
  * The attention facet of an ONNX model: its Softmax nodes whose outputs are [batch, heads, q, k]
- * are the attention layers (as for graph models), captured in one run of the runtime, with the
- * gradient of a class logit with respect to each layer's probabilities (a zero added to every
- * Softmax output is what is differentiated), for gradient-weighted rollout.
+ * are the attention layers (as for graph models; windowed attention, [batch·windows, heads, q, k],
+ * is not), captured in one run of the runtime, with the gradient of a class logit with respect to
+ * each layer's probabilities (a zero added to every Softmax output is what is differentiated), for
+ * gradient-weighted rollout.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -117,13 +118,19 @@ export class OnnxAttentionModel implements AttentionModel {
 
 /** The attention model over an adapter's graph, or the reason there is none ("needs …"). */
 export function onnxAttention(adapter: OnnxModelAdapter, extra: Record<string, unknown>, owns = false, file = ''): OnnxAttentionModel | string {
-  const softmax = adapter.graph.nodes
+  // The shapes were found with a batch of one image: a leading size above 1 is windowed attention
+  // (Swin's [batch·windows, heads, q, k]), whose tokens are one window's, not the image's.
+  const candidates = adapter.graph.nodes
     .filter((n) => n.opType === 'Softmax')
     .map((n) => n.outputs[0])
     .filter((v) => {
       const info = adapter.values.get(v);
       return info !== undefined && info.dynamic && info.shape.length === 4;
     });
-  if (softmax.length === 0) return `needs Softmax nodes with a [batch, heads, queries, keys] output (attention layers); ${adapter.graph.file} has none`;
+  const softmax = candidates.filter((v) => adapter.values.get(v)!.shape[0] === 1);
+  if (softmax.length === 0) {
+    const windowed = candidates.length > 0 ? ` (its ${candidates.length} such outputs are windowed attention: several windows per image, as in Swin)` : '';
+    return `needs Softmax nodes with a [batch, heads, queries, keys] output over the whole image (attention layers); ${adapter.graph.file} has none${windowed}`;
+  }
   return new OnnxAttentionModel(adapter, softmax, file, path.basename(adapter.graph.file).replace(/\.onnx$/i, ''), extra, owns);
 }

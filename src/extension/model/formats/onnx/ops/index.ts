@@ -7,6 +7,7 @@ import { MATMUL_OPS } from './matmul';
 import { NORM_OPS } from './norm';
 import { POOL_OPS } from './pool';
 import { REDUCE_OPS } from './reduce';
+import { SCATTER_OPS } from './scatter';
 import { SHAPE_OPS } from './shape';
 
 export const ONNX_OPS: OpTable = {
@@ -18,6 +19,7 @@ export const ONNX_OPS: OpTable = {
   ...MATMUL_OPS,
   ...SHAPE_OPS,
   ...REDUCE_OPS,
+  ...SCATTER_OPS,
 };
 
 export type { Attrs, AttrValue, NhwcResult, OpContext, OpDef, OpTable } from './op-types';
