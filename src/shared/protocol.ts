@@ -204,7 +204,7 @@ export interface AttentionViewState extends AttentionControls {
 
 /** What the token-attention panel remembers across reloads. */
 export interface AttentionTokenViewState {
-  /** The model.json (absolute). */
+  /** The model file (absolute). */
   model: string;
   texts: string[];
   /** Layer and heads shown in the head view; 'model' or 'head' view. */

@@ -52,7 +52,7 @@ export class ExplainPanel implements vscode.Disposable {
     return this.state.imagePath;
   }
 
-  /** The model.json this panel shows, once known. */
+  /** The model file this panel shows, once known. */
   get model(): string | undefined {
     return this.modelFile;
   }

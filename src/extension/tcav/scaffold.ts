@@ -12,7 +12,7 @@ import { DEFAULT_IMAGES_PER_SET, DEFAULT_RUNS } from './experiment';
 export interface ScaffoldOptions {
   /** The new experiment's folder (created; must not hold an experiment already). */
   dir: string;
-  /** model.json, absolute; written relative to the experiment. */
+  /** The model file, absolute; written relative to the experiment. */
   model?: string;
   target: string | number;
   layers: string[];
