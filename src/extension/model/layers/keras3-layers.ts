@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layers';
-import { deepCopy, resolveInitializer, trainingOnlyConfig, type Initializer, type InitializerSpec } from './layer-config';
+import { deepCopy, resolveInitializer, trainingOnlyConfigs, type Initializer, type KernelBiasArgs } from './layer-config';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
 type Shape = (number | null)[];
@@ -95,18 +95,11 @@ function activationFrom(spec: unknown): KerasActivation {
 // ---------------------------------------------------------------------------------------------
 // EinsumDense
 
-export interface EinsumDenseArgs extends LayerArgs {
+export interface EinsumDenseArgs extends LayerArgs, KernelBiasArgs {
   equation: string;
   outputShape: number | (number | null)[];
   activation?: string | null;
   biasAxes?: string | null;
-  kernelInitializer?: InitializerSpec | null;
-  biasInitializer?: InitializerSpec | null;
-  kernelRegularizer?: ConfigValue | serialization.Serializable;
-  biasRegularizer?: ConfigValue | serialization.Serializable;
-  activityRegularizer?: ConfigValue | serialization.Serializable;
-  kernelConstraint?: ConfigValue | serialization.Serializable;
-  biasConstraint?: ConfigValue | serialization.Serializable;
 }
 
 interface EinsumPlan {
@@ -224,13 +217,7 @@ export class EinsumDense extends layers.Layer {
     this.activationFn = activationFrom(this.activationName);
     this.kernelInit = resolveInitializer(args.kernelInitializer, 'glorotUniform', 'EinsumDense');
     this.biasInit = resolveInitializer(args.biasInitializer, 'zeros', 'EinsumDense');
-    this.training = {
-      kernelRegularizer: trainingOnlyConfig(args.kernelRegularizer),
-      biasRegularizer: trainingOnlyConfig(args.biasRegularizer),
-      activityRegularizer: trainingOnlyConfig(args.activityRegularizer),
-      kernelConstraint: trainingOnlyConfig(args.kernelConstraint),
-      biasConstraint: trainingOnlyConfig(args.biasConstraint),
-    };
+    this.training = trainingOnlyConfigs(args);
   }
 
   override build(inputShape: Shape | Shape[]): void {

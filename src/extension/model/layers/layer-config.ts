@@ -55,8 +55,27 @@ export function resolveInitializer(spec: InitializerSpec | null | undefined, fal
   return { init, config };
 }
 
+/** The kernel / bias arguments Keras' dense-like layers (Dense, EinsumDense, MultiHeadAttention) share. */
+export interface KernelBiasArgs {
+  kernelInitializer?: InitializerSpec | null;
+  biasInitializer?: InitializerSpec | null;
+  /** Regularizers and constraints only act in training: kept in the config, not applied. */
+  kernelRegularizer?: ConfigValue | serialization.Serializable;
+  biasRegularizer?: ConfigValue | serialization.Serializable;
+  activityRegularizer?: ConfigValue | serialization.Serializable;
+  kernelConstraint?: ConfigValue | serialization.Serializable;
+  biasConstraint?: ConfigValue | serialization.Serializable;
+}
+
+const TRAINING_ONLY = ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'kernelConstraint', 'biasConstraint'] as const;
+
+/** The regularizers and constraints of a layer's arguments, as the config data that serialises them. */
+export function trainingOnlyConfigs(args: KernelBiasArgs): Record<(typeof TRAINING_ONLY)[number], ConfigValue> {
+  return Object.fromEntries(TRAINING_ONLY.map((k) => [k, trainingOnlyConfig(args[k])])) as Record<(typeof TRAINING_ONLY)[number], ConfigValue>;
+}
+
 /** A regularizer or constraint as config data (they only matter in training and are not applied). */
-export function trainingOnlyConfig(x: ConfigValue | serialization.Serializable | undefined): ConfigValue {
+function trainingOnlyConfig(x: ConfigValue | serialization.Serializable | undefined): ConfigValue {
   if (x == null) return null;
   if (x instanceof serialization.Serializable) return { className: x.getClassName(), config: x.getConfig() };
   return deepCopy(x);

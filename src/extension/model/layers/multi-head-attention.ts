@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import { layers, SymbolicTensor, type LayerVariable } from '@tensorflow/tfjs-layers';
-import { deepCopy, resolveInitializer, trainingOnlyConfig, type Initializer, type InitializerSpec } from './layer-config';
+import { deepCopy, resolveInitializer, trainingOnlyConfigs, type Initializer, type InitializerSpec, type KernelBiasArgs } from './layer-config';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
 type Shape = (number | null)[];
@@ -18,7 +18,7 @@ type Kwargs = { [key: string]: any };
 
 export type { InitializerSpec };
 
-export interface MultiHeadAttentionArgs extends LayerArgs {
+export interface MultiHeadAttentionArgs extends LayerArgs, KernelBiasArgs {
   numHeads: number;
   /** Size of each attention head for query and key. */
   keyDim: number;
@@ -31,14 +31,6 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
   outputShape?: number | number[] | null;
   /** Axes attended over; null means every axis but the batch and feature axes. */
   attentionAxes?: number | number[] | null;
-  kernelInitializer?: InitializerSpec | null;
-  biasInitializer?: InitializerSpec | null;
-  /** Regularizers and constraints only act in training: kept in the config, not applied. */
-  kernelRegularizer?: ConfigValue | serialization.Serializable;
-  biasRegularizer?: ConfigValue | serialization.Serializable;
-  activityRegularizer?: ConfigValue | serialization.Serializable;
-  kernelConstraint?: ConfigValue | serialization.Serializable;
-  biasConstraint?: ConfigValue | serialization.Serializable;
   /** Input shapes Keras records once the layer is built (kept for the config round-trip). */
   queryShape?: Shape | null;
   keyShape?: Shape | null;
@@ -89,7 +81,7 @@ export class MultiHeadAttention extends layers.Layer {
   private readonly attentionAxesArg: number[] | null;
   private readonly kernelInit: { init: Initializer; config: serialization.ConfigDict };
   private readonly biasInit: { init: Initializer; config: serialization.ConfigDict };
-  private readonly trainingOnly: Record<'kernelRegularizer' | 'biasRegularizer' | 'activityRegularizer' | 'kernelConstraint' | 'biasConstraint', ConfigValue>;
+  private readonly trainingOnly: ReturnType<typeof trainingOnlyConfigs>;
   private queryShape: Shape | null;
   private keyShape: Shape | null;
   private valueShape: Shape | null;
@@ -120,13 +112,7 @@ export class MultiHeadAttention extends layers.Layer {
     });
     this.kernelInit = resolveInitializer(args.kernelInitializer, 'glorotUniform', 'MultiHeadAttention');
     this.biasInit = resolveInitializer(args.biasInitializer, 'zeros', 'MultiHeadAttention');
-    this.trainingOnly = {
-      kernelRegularizer: trainingOnlyConfig(args.kernelRegularizer),
-      biasRegularizer: trainingOnlyConfig(args.biasRegularizer),
-      activityRegularizer: trainingOnlyConfig(args.activityRegularizer),
-      kernelConstraint: trainingOnlyConfig(args.kernelConstraint),
-      biasConstraint: trainingOnlyConfig(args.biasConstraint),
-    };
+    this.trainingOnly = trainingOnlyConfigs(args);
     this.queryShape = deepCopy(args.queryShape ?? null);
     this.keyShape = deepCopy(args.keyShape ?? null);
     this.valueShape = deepCopy(args.valueShape ?? null);
