@@ -160,3 +160,26 @@ test('Keras files are claimed by extension and magic bytes: a zip named .keras, 
   assert.equal(claimingFormat(renamed), undefined, 'a zip is no HDF5 file, whatever its name');
   await assert.rejects(loadModel(path.join('test', 'fixtures', 'keras', 'weights_only.weights.h5')), /holds no model config/);
 });
+
+test('the side files a model names are found once while the model file stays the same, and again when it changes', () => {
+  const dir = tmp('onnx-named');
+  for (const f of ['resnet.ext.onnx', 'resnet.ext.onnx.data']) fs.copyFileSync(path.join('test', 'fixtures', 'onnx-models', f), path.join(dir, f));
+  const file = path.join(dir, 'resnet.ext.onnx');
+  const format = formatOf(file);
+  const original = format.checkpointFiles;
+  let calls = 0;
+  (format as { checkpointFiles: typeof original }).checkpointFiles = (f: string) => {
+    calls++;
+    return original.call(format, f);
+  };
+  try {
+    for (let i = 0; i < 3; i++) checkpointTime(file);
+    assert.equal(calls, 1, 'the model file is decoded once for its side files');
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(file, later, later);
+    assert.equal(checkpointTime(file), later.toISOString());
+    assert.equal(calls, 2, 'a rewritten model file is read again');
+  } finally {
+    (format as { checkpointFiles: typeof original }).checkpointFiles = original;
+  }
+});

@@ -87,10 +87,23 @@ export function resolveModelFile(p: string): string {
   throw new UserError(`${p} holds ${found.length} models (${found.map((f) => path.basename(f)).join(', ')}); name one`);
 }
 
+/**
+ * The side files each model file names, while that file stays the same (size and time): the
+ * names live in the model file (a manifest, ONNX external-data entries), and finding them may mean
+ * decoding the whole file, which the model cache's staleness check must not do on every request.
+ */
+const namedFiles = new Map<string, { stamp: string; files: string[] }>();
+
 /** The files of the checkpoint at `p` (resolved), the model file first. */
 export function checkpointFiles(p: string): string[] {
   const file = resolveModelFile(p);
-  return formatOf(file).checkpointFiles(file);
+  const st = fs.statSync(file);
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  const known = namedFiles.get(file);
+  if (known?.stamp === stamp) return known.files.filter((f) => fs.existsSync(f));
+  const files = formatOf(file).checkpointFiles(file);
+  namedFiles.set(file, { stamp, files });
+  return files;
 }
 
 /** When the checkpoint's files were last written (ISO time). */
