@@ -51,8 +51,3 @@ export function derivedFilter(backend: unknown, filter: TensorInfo, key: string,
   derived.set(key, made);
   return made;
 }
-
-/** How many filters have derivations cached (for tests of their lifetime). */
-export function derivedFilterCount(backend: unknown): number {
-  return caches.get(backend as BackendWasm)?.size ?? 0;
-}

@@ -220,6 +220,3 @@ async function loadH5(file: string): Promise<{ model: tfl.LayersModel; metadata:
   if (backend) metadata.backend = backend;
   return { model, metadata, warnings };
 }
-
-/** Both Keras formats, .keras first. */
-export const KERAS_FORMATS: readonly ModelFormat[] = [KERAS_V3_FORMAT, KERAS_H5_FORMAT];

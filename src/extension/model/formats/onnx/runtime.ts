@@ -47,11 +47,6 @@ export function logicalShape(v: Val): number[] {
   return v.nhwc ? [s[0], s[3], s[1], s[2]] as number[] : s;
 }
 
-/** A value in logical layout (a new tensor when it is held NHWC). */
-export function logicalOf(v: Val): tf.Tensor {
-  return v.nhwc ? tf.transpose(v.t, TO_NCHW) : v.t;
-}
-
 /** A rank-4 value presented NHWC (as activations are shown); other ranks as they are. */
 export function presentedNhwc(v: Val): tf.Tensor {
   if (v.nhwc) return v.t;

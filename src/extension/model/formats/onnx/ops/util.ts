@@ -155,8 +155,3 @@ export function stridedAxis(x: tf.Tensor, axis: number, begin: number, count: nu
   s2[axis + 1] = 1;
   return tf.reshape(tf.slice(t, b2, s2), [...x.shape.slice(0, axis), count, ...x.shape.slice(axis + 1)]);
 }
-
-/** Reverses an axis (differentiable). */
-export function reverseAxis(x: tf.Tensor, axis: number): tf.Tensor {
-  return tf.reverse(x, [axis]);
-}
