@@ -1,11 +1,11 @@
 /** The attention of a TF.js graph model: its Softmax nodes whose outputs are [batch, heads, q, k]. */
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { UserError } from '../../../../shared/errors';
 import type { AttentionLayerInfo } from '../../../../shared/attention';
 import { fsLoadHandler, readModelJson } from '../../fs-io';
 import { readModelMetadata } from '../../metadata';
+import { modelDisplayName } from '../../load';
 import type { PreprocessPreset } from '../../../image/preprocess';
 import { blankInputs, describeInputs, firstOf, patchesFor, type AttentionCapture, type AttentionModel, type CaptureOptions, type ModelInput } from '../../../attention/attention-model';
 
@@ -71,7 +71,7 @@ class GraphAttentionModel implements AttentionModel {
 /** A graph model.json for attention maps: loaded, then probed for its attention Softmax nodes. */
 export async function loadGraphAttentionModel(file: string): Promise<AttentionModel> {
   const json = readModelJson(file);
-  const name = path.basename(path.dirname(file));
+  const name = modelDisplayName(file);
   try {
     const model = await loadGraphModel(fsLoadHandler(file));
     const out = model.outputs[0].shape ?? [];

@@ -1,5 +1,4 @@
 /** TF.js layers models: a model.json whose topology is a Keras model config, plus weight shards. */
-import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../../../../shared/errors';
 import { fsLoadHandler, readModelJson } from '../../fs-io';
@@ -8,6 +7,7 @@ import { withNormalizedKerasTopology } from '../../layers/keras-topology';
 import '../../layers/multi-head-attention';
 import '../../layers/vit-layers';
 import { attentionOfLoadedLayersModel } from '../../layers-attention';
+import { modelDisplayName } from '../../load';
 import type { ModelFormat } from '../format';
 import { isModelJson, looksLikeGraphModel, tfjsCheckpointFiles, tfjsWatchPattern } from '../tfjs-common';
 import { mayHaveAttentionText } from '../attention-text';
@@ -33,7 +33,7 @@ export const TFJS_LAYERS_FORMAT: ModelFormat = {
     const json = readModelJson(file);
     try {
       const model = await tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file)), { strict: true });
-      return attentionOfLoadedLayersModel(model, file, path.basename(path.dirname(file)), json.userDefinedMetadata);
+      return attentionOfLoadedLayersModel(model, file, modelDisplayName(file), json.userDefinedMetadata);
     } catch (err) {
       if (err instanceof UserError) throw err;
       throw new UserError(`cannot load ${file} for attention maps: ${(err as Error).message.split('\n')[0]}`);
