@@ -20,6 +20,16 @@ test('identical maps have similarity 1 on all four measures', () => {
   for (const k of SIMILARITY_NAMES) close(s[k], 1, 1e-12, k);
 });
 
+test('known answers at a model input size (224×224): identical → 1 on all four, negation → Spearman −1', () => {
+  const a = seededArray(224 * 224, 13);
+  const ref = new MapReference(a, 224, 224);
+  const same = ref.compare(Float32Array.from(a));
+  for (const k of SIMILARITY_NAMES) close(same[k], 1, 1e-12, k);
+  const neg = ref.compare(a.map((v) => -v));
+  close(neg.spearman, -1, 1e-12, 'spearman');
+  close(neg.spearmanAbs, 1, 1e-12, 'spearmanAbs');
+});
+
 test('a map against its negation: Spearman −1, Spearman of |map| 1', () => {
   const a = seededArray(16 * 16, 2);
   const neg = a.map((v) => -v);
