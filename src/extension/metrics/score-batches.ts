@@ -1,6 +1,7 @@
 /** Scoring many perturbed images in batches, with cancellation and progress. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAdapter, Target } from '../model/types';
+import { scoreBatch } from '../model/forward';
 import { throwIfCancelled } from '../../shared/errors';
 import { batchSizeOf } from '../explain/methods/request-checks';
 import { yieldToEventLoop } from '../explain/methods/event-loop';
@@ -29,11 +30,11 @@ export async function scoreInBatches(
     if (start > 0) await yieldToEventLoop();
     throwIfCancelled(opts.signal);
     const size = Math.min(batchSize, count - start);
-    const s = tf.tidy(() => adapter.score(makeBatch(start, size), target));
+    const x = tf.tidy(() => makeBatch(start, size));
     try {
-      scores.set(await s.data(), start);
+      scores.set(await scoreBatch(adapter, x, target), start);
     } finally {
-      s.dispose();
+      x.dispose();
     }
     opts.onScored?.(start + size);
   }

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { readModelMetadata } from './metadata';
 import { formatOf, resolveModelFile } from './formats/registry';
-import type { ModelAdapter } from './types';
+import type { ModelAdapter, OnnxRuntimeOptions } from './types';
 import type { PreprocessPreset } from '../image/preprocess';
 
 export interface LoadedModel {
@@ -25,6 +25,8 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** Input size for models that leave it open. */
   inputSize?: [number, number];
+  /** Forward-only passes of ONNX models through onnxruntime-node (on by default). */
+  onnxRuntime?: OnnxRuntimeOptions;
 }
 
 /** A short name for a model file: its folder's name for model.json, else the file's stem. */

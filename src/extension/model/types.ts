@@ -55,6 +55,36 @@ export interface LayerGradient extends ScoredGradient {
 }
 
 /**
+ * A forward-only engine beside the tfjs graph (ONNX Runtime for ONNX models): the same outputs,
+ * faster, without gradients. Inputs are NHWC float32 values, `batch` images of the adapter's
+ * inputShape; the results are plain arrays (no tensors are made).
+ */
+export interface ForwardRunner {
+  /** The engine for people, e.g. "onnxruntime 1.31.1 (cpu, 1 thread)". */
+  readonly description: string;
+  /** Why the engine differs from the one asked for (an execution provider that did not start); else undefined. */
+  readonly note?: string;
+  /** The target per image, [batch]: as ModelAdapter.score. */
+  scores(x: Float32Array, batch: number, target: Target): Promise<Float32Array>;
+  /** The output after the head activation, [batch, outputSize]: as ModelAdapter.probabilities. */
+  probabilities(x: Float32Array, batch: number): Promise<Float32Array>;
+  /** A layer's output for the batch, rank-4 outputs NHWC: as ModelAdapter.activations. */
+  activations?(x: Float32Array, batch: number, layer: string): Promise<{ data: Float32Array; shape: number[] }>;
+}
+
+/** How ONNX models run their forward-only passes (LoadOptions.onnxRuntime). */
+export interface OnnxRuntimeOptions {
+  /** Use onnxruntime-node for forward passes (default true); false: tfjs runs everything. */
+  enabled?: boolean;
+  /** `cpu` (default), `cuda`, `dml` (DirectML, Windows) or `coreml` (macOS); cpu when it does not start. */
+  executionProvider?: string;
+  /** Intra-op threads of a session (default: max(1, floor(available cores / workers))). */
+  threads?: number;
+  /** How many workers share the machine's cores (the compute pool's size; default 1). */
+  workers?: number;
+}
+
+/**
  * Everything an explanation method may ask of a model. Methods never touch the model itself;
  * layers models, graph models, branches and batch-norm quirks are handled here, once.
  * All returned tensors are owned by the caller.
@@ -103,6 +133,13 @@ export interface ModelAdapter {
    * the attention tab; or the reason there is none (phrased to follow "needs …").
    */
   attention(): AttentionModel | string;
+  /**
+   * A faster engine for forward-only passes (scores, probabilities, activations), when the format
+   * has one and it started; the helpers in model/forward.ts use it when present.
+   */
+  forward?: ForwardRunner;
+  /** Why the format's forward engine did not start (not installed, switched off); undefined otherwise. */
+  forwardUnavailable?: string;
   dispose(): void;
 }
 

@@ -3,12 +3,14 @@
  * checkpoint, and how to load them. A new format is one folder under `formats/` plus one line in
  * `registry.ts`; nothing outside `model/` asks which format a model is.
  */
-import type { ModelAdapter } from '../types';
+import type { ModelAdapter, OnnxRuntimeOptions } from '../types';
 import type { AttentionModel } from '../../attention/attention-model';
 
 export interface FormatLoadOptions {
   /** Input size for models that leave it open. */
   inputSize?: [number, number];
+  /** Forward-only passes through onnxruntime-node (ONNX models only). */
+  onnxRuntime?: OnnxRuntimeOptions;
 }
 
 export interface LoadedArtifacts {

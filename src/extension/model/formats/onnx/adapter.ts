@@ -15,7 +15,8 @@ import { gapDenseHead } from './head';
 import { ONNX_OPS } from './ops';
 import type { OpTable } from './ops/op-types';
 import { DataType } from './proto';
-import { OnnxRandomizer } from './randomizer';
+import { OnnxRandomizer, weightsRandomized } from './randomizer';
+import type { OrtForward } from './ort-session';
 import { logicalShape, OnnxRuntime, presentedNhwc, type Layout, type RunOptions, type Val } from './runtime';
 import { nodeScopes } from './scopes';
 
@@ -63,6 +64,8 @@ export class OnnxModelAdapter implements ModelAdapter {
   private readonly layerValues = new Map<string, string>();
   private readonly layerClasses = new Map<string, string>();
   private randomizerCache?: OnnxRandomizer | string;
+  private ortForward?: OrtForward;
+  forwardUnavailable?: string;
 
   constructor(readonly graph: OnnxGraph, private readonly opts: OnnxAdapterOptions = {}) {
     const file = graph.file;
@@ -314,7 +317,20 @@ export class OnnxModelAdapter implements ModelAdapter {
     return this.layerValues.get(layer);
   }
 
+  /**
+   * Forward-only passes through onnxruntime-node (set by the format's load, see ort-session.ts);
+   * none while a sanity check holds the weights: the session has the trained ones.
+   */
+  get forward(): OrtForward | undefined {
+    return this.ortForward && !weightsRandomized(this.graph) ? this.ortForward : undefined;
+  }
+
+  set forward(f: OrtForward | undefined) {
+    this.ortForward = f;
+  }
+
   dispose(): void {
+    this.ortForward?.dispose();
     this.runtime.disposeDerived();
     disposeGraph(this.graph);
   }

@@ -13,6 +13,7 @@ import { buildGraph, disposeGraph, type OnnxGraph } from './graph';
 import { ONNX_OPS } from './ops';
 import { readModelMetadata } from '../../metadata';
 import { ExternalData, externalLocations, looksLikeOnnx, readModel, type ModelProto } from './proto';
+import { createOrtForward } from './ort-session';
 
 /** metadata_props as metadata: values that are JSON are parsed (labels lists, patchGrid, …). */
 export function embeddedMetadata(model: ModelProto): Record<string, unknown> {
@@ -101,7 +102,11 @@ export const ONNX_FORMAT: ModelFormat = {
 
   async load(file: string, opts: FormatLoadOptions): Promise<LoadedArtifacts> {
     const { adapter, metadata } = loadOnnxModel(file, opts);
-    return { adapter, embeddedMetadata: metadata };
+    const forward = await createOrtForward(adapter, opts.onnxRuntime);
+    if (typeof forward === 'string') adapter.forwardUnavailable = forward;
+    else adapter.forward = forward;
+    // A provider that was asked for and did not start is worth a word; the tfjs fallback is not.
+    return { adapter, embeddedMetadata: metadata, warnings: typeof forward === 'string' || !forward.note ? undefined : [forward.note] };
   },
 
   async loadAttention(file: string): Promise<AttentionModel> {

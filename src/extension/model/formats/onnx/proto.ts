@@ -224,6 +224,14 @@ export function decodeModel(bytes: Buffer, file: string): ModelProto {
   return model;
 }
 
+/**
+ * Encodes a ModelProto, or a plain object of its fields, with the reduced schema above: fields it
+ * lacks are not written (a decoded model re-encoded loses them).
+ */
+export function encodeModel(model: ModelProto | Record<string, unknown>): Uint8Array {
+  return modelProtoType().encode(model).finish();
+}
+
 /** Reads and decodes an .onnx file. */
 export function readModel(file: string): ModelProto {
   let bytes: Buffer;
@@ -338,6 +346,11 @@ export interface ProtoValues {
  * from them keeps nothing of the file alive, on any backend.
  */
 const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
+
+/** Bytes per element of a TensorProto data type; undefined for the types XAI Lens does not read. */
+export function elementBytes(dataType: number): number | undefined {
+  return ELEM_BYTES[dataType];
+}
 
 /**
  * The errors valuesFromProto would throw for `t` (a missing or short external file, too few

@@ -63,6 +63,11 @@ const PARAM_NAME = /^[A-Za-z_][\w]*(\.[\w]+)*\.(weight|bias|running_mean|running
 /** Models whose snapshot is held: two checks randomizing one model would corrupt each other. */
 const busy = new WeakSet<OnnxGraph>();
 
+/** Whether a sanity check holds the graph's weights (they may be re-initialised). */
+export function weightsRandomized(graph: OnnxGraph): boolean {
+  return busy.has(graph);
+}
+
 export class OnnxRandomizer implements Randomizer {
   readonly initialization: string;
 
