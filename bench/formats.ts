@@ -56,13 +56,13 @@ function agreement(file: string, adapter: ModelAdapter, output: 'logits' | 'prob
   return `max |difference| ${diff.toExponential(1)} (${(diff / scale).toExponential(1)} of the largest ${output === 'logits' ? 'logit' : 'probability'}), ${x.shape[0]} seeded images`;
 }
 
-function python(args: string[]): { ok: boolean; out: string } {
+export function python(args: string[]): { ok: boolean; out: string } {
   const r = spawnSync('python3', args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
 /** The bench model, made on first use; undefined (with the reason printed) when it cannot be made. */
-function ensureModel(dir: string, file: string, make: string, lines: string[]): string | undefined {
+export function ensureModel(dir: string, file: string, make: string, lines: string[]): string | undefined {
   const p = path.join(dir, file);
   if (fs.existsSync(p)) return p;
   const r = python([path.join(__dirname, '..', 'bench', 'peers', 'make_models.py'), dir, make]);
