@@ -1,6 +1,9 @@
 // Bundles the entry points with esbuild.
-// - dist/extension.js: the extension host (tfjs bundled in; sharp and the optional native tfjs
-//   backends stay external: they are native and found at run time), plus the wasm binaries.
+// - dist/extension.js: the extension host (tfjs bundled in; sharp, onnxruntime-node and the
+//   optional native tfjs backends stay external: they are native and found at run time), plus the
+//   wasm binaries.
+// - dist/worker.js: a compute worker (worker_threads) of the extension and of the CLI, bundled
+//   like the extension host.
 // - dist/webview.js: the panel (browser).
 // - dist/cli.js, dist/fixtures.js, dist/bench.js: command-line tools run from this folder, with
 //   packages taken from node_modules.
@@ -21,12 +24,20 @@ const tools = [
   { in: 'bench/main.ts', out: 'bench' },
 ].filter((e) => existsSync(e.in));
 
+const hostExternal = ['vscode', 'sharp', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm/package.json'];
+
 await Promise.all([
   build({
     ...node,
     entryPoints: ['src/extension/extension.ts'],
     outfile: 'dist/extension.js',
-    external: ['vscode', 'sharp', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm/package.json'],
+    external: hostExternal,
+  }),
+  build({
+    ...node,
+    entryPoints: ['src/extension/compute/worker.ts'],
+    outfile: 'dist/worker.js',
+    external: hostExternal,
   }),
   build({
     ...common,

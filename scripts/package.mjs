@@ -8,11 +8,12 @@
 // bundle (package.json "main") still require()s at run time (e.g. sharp, native), found by
 // reading the bundle, with their installed dependencies; those are added to a generated copy of
 // .vscodeignore (.cache/vscodeignore.generated). A bundle without such packages is packaged with
-// --no-dependencies. The script checks the .vsix has the entry point and those packages, and
-// reports its size.
+// --no-dependencies. Packages that carry every platform's native binaries (onnxruntime-node)
+// keep this machine's only. The script checks the .vsix has the entry point, those packages and
+// their native binaries for this machine, and reports its size.
 import { spawn, spawnSync } from 'node:child_process';
 import { builtinModules, createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, CACHE, ensureNode24, node24Env } from './vscode-setup.mjs';
@@ -37,9 +38,11 @@ if (!manifest.main) die('package.json has no "main" (the extension entry point)'
 const main = resolve(ROOT, manifest.main.endsWith('.js') ? manifest.main : `${manifest.main}.js`);
 if (!existsSync(main)) die(`the entry point ${relative(ROOT, main)} does not exist after the build`);
 
-// 2. the packages the bundle loads at run time
+// 2. the packages the bundles load at run time: the extension host's and its compute workers'
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const bundle = readFileSync(main, 'utf8');
+const worker = join(dirname(main), 'worker.js');
+if (!existsSync(worker)) die(`the compute worker ${relative(ROOT, worker)} does not exist after the build`);
+const bundle = [main, worker].map((f) => readFileSync(f, 'utf8')).join('\n');
 const required = new Set();
 for (const m of bundle.matchAll(/\brequire\(\s*["']([^"'.][^"']*)["']\s*\)/g)) {
   const spec = m[1];
@@ -77,6 +80,33 @@ const undeclared = [...required].filter((n) => findPackage(n, ROOT) &&
   !(n in (manifest.dependencies ?? {})) && !(n in (manifest.optionalDependencies ?? {})));
 if (undeclared.length) die(`the bundle requires ${undeclared.join(', ')}, which package.json does not list in "dependencies"`);
 
+// Packages that ship every platform's native binaries in one package (onnxruntime-node:
+// bin/napi-v<n>/<platform>/<arch>/) keep this machine's only. vsce lets any `!pattern` win over
+// every ignore pattern, so such a package is added back entry by entry, bin/ only for this machine.
+const here = `${process.platform}/${process.arch}`;
+const otherPlatforms = [];
+const nativeHere = [];
+const addBack = new Map(); // package folder → its `!` patterns
+for (const dir of packaged.keys()) {
+  addBack.set(dir, [`!${dir}/**`]);
+  const bin = join(dir, 'bin');
+  const napis = existsSync(bin) ? readdirSync(bin).filter((d) => /^napi-v\d+$/.test(d)) : [];
+  if (napis.length === 0) continue;
+  const patterns = readdirSync(dir).filter((e) => e !== 'bin').map((e) => (statSync(join(dir, e)).isDirectory() ? `!${dir}/${e}/**` : `!${dir}/${e}`));
+  for (const napi of napis) {
+    for (const os of readdirSync(join(bin, napi))) {
+      for (const arch of readdirSync(join(bin, napi, os))) {
+        const folder = `${dir}/bin/${napi}/${os}/${arch}`;
+        if (`${os}/${arch}` === here) {
+          nativeHere.push(folder);
+          patterns.push(`!${folder}/**`);
+        } else otherPlatforms.push(folder);
+      }
+    }
+  }
+  addBack.set(dir, patterns);
+}
+
 // 3. vsce
 const node24 = await ensureNode24();
 const vsce = join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
@@ -89,7 +119,7 @@ if (packaged.size === 0) {
 } else {
   mkdirSync(CACHE, { recursive: true });
   const ignoreFile = join(CACHE, 'vscodeignore.generated');
-  const extra = [...packaged.keys()].sort().map((d) => `!${d}/**`);
+  const extra = [...packaged.keys()].sort().flatMap((d) => addBack.get(d));
   writeFileSync(ignoreFile, `${readFileSync('.vscodeignore', 'utf8')}\n# added by scripts/package.mjs: run-time packages of ${manifest.main}\n${extra.join('\n')}\n`);
   args.push('--dependencies', '--no-yarn', '--ignoreFile', ignoreFile);
   say(`run-time packages: ${[...required].filter((n) => findPackage(n, ROOT)).join(', ')} → with dependencies: ${[...packaged.values()].sort().join(', ')}`);
@@ -121,6 +151,11 @@ const entries = await new Promise((resolveEntries, reject) => {
 });
 const has = new Set(entries);
 const expected = [`extension/${relative(ROOT, main)}`, ...[...packaged.keys()].map((d) => `extension/${d}/package.json`)];
+for (const folder of nativeHere) {
+  for (const f of readdirSync(folder)) expected.push(`extension/${folder}/${f}`);
+}
+const strays = entries.filter((e) => otherPlatforms.some((p) => e.startsWith(`extension/${p}/`)));
+if (strays.length) die(`the .vsix holds binaries of other platforms: ${strays.slice(0, 3).join(', ')}`);
 const absent = expected.filter((e) => !has.has(e));
 if (absent.length) die(`the .vsix lacks: ${absent.join(', ')}`);
 const mb = (statSync(out).size / 1024 / 1024).toFixed(1);

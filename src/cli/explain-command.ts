@@ -3,11 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError } from '../shared/errors';
-import { describeBackend, initBackend } from '../extension/backend/backends';
-import { loadModel } from '../extension/model/load';
+import { describeBackend } from '../extension/backend/backends';
 import { parseTargetSpec } from '../extension/model/targets';
-import { explainImage } from '../extension/explain/explain-image';
-import { EXPLAINERS, explainerById, whyNotApplicable } from '../extension/explain/registry';
+import type { ExplainImageResult } from '../extension/explain/explain-image';
+import { EXPLAINERS, explainerById } from '../extension/explain/registry';
+import { describeJob, type ModelInfo } from '../extension/compute/jobs/describe';
+import { explainJob, type ExplainJobArgs } from '../extension/compute/jobs/explain';
+import { COMPUTE_OPTIONS, modelRef, ONNX_USAGE, startPool, WORKERS_USAGE } from './compute';
 import { parseBox } from '../extension/image/boxes';
 import { encodeNpy } from '../extension/image/npy';
 import { loadDisplayImage } from '../extension/image/decode';
@@ -30,6 +32,8 @@ export const EXPLAIN_USAGE = `usage: xai-lens explain <image> --model <model fil
   --space <s>           logit (default: the score before softmax) or probability
   --layer <name>        layer or graph node for layer-based methods (default: last spatial layer)
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
+${WORKERS_USAGE}
+${ONNX_USAGE}
   --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: from the model's metadata, else unit)
   --size <h>x<w>        input size, for models that do not fix it
   --out <dir>           where to write <image>.<method>.npy / .png (default ./xai-lens-out)
@@ -62,6 +66,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       opacity: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...COMPUTE_OPTIONS,
     },
   });
   if (values.help) {
@@ -88,29 +93,35 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const opacity = parseOpacity(values.opacity);
   const outDir = path.resolve(values.out ?? 'xai-lens-out');
 
-  const backend = await initBackend(backendChoice);
-  const model = await loadModel(values.model, { inputSize });
+  const { pool, backend } = await startPool({ workers: values.workers, backend: backendChoice });
   try {
-    if (inputSize && (inputSize[0] !== model.adapter.inputShape[0] || inputSize[1] !== model.adapter.inputShape[1])) {
-      throw new UserError(`the model's input is ${model.adapter.inputShape[0]}x${model.adapter.inputShape[1]}; --size ${inputSize.join('x')} does not match`);
+    const ref = modelRef(values.model, values, { inputSize });
+    const model = await pool.run<ModelInfo>(describeJob.kind, { model: ref, layer: values.layer }, { model: ref });
+    if (inputSize && (inputSize[0] !== model.inputShape[0] || inputSize[1] !== model.inputShape[1])) {
+      throw new UserError(`the model's input is ${model.inputShape[0]}x${model.inputShape[1]}; --size ${inputSize.join('x')} does not match`);
     }
     const targetSpec = values.target ?? 'top';
     const topMatch = /^top-?(\d+)$/i.exec(targetSpec.trim());
     if (topMatch && Number(topMatch[1]) < 1) throw new UserError(`--target ${targetSpec}: k must be at least 1`);
-    const target = topMatch ? 'top' : parseTargetSpec(targetSpec, model.labels, model.adapter.outputSize);
+    const target = topMatch ? 'top' : parseTargetSpec(targetSpec, model.labels, model.outputSize);
     const preset = presetArg ?? model.preprocess ?? 'unit';
     // --method all: every method that applies to this model (and layer), the others named on stderr.
     const methods = named ?? EXPLAINERS.filter((e) => {
-      const why = whyNotApplicable(e, model.adapter, values.layer);
+      const why = model.unavailable[e.id];
       if (why && !values.json) console.error(`skipping ${e.id}: ${why}`);
       return why === undefined;
     });
-    const common = { model, imageFile, methods, space, layer: values.layer, preprocess: preset, params, seed, batchSize, metrics: values.metrics ? { box } : undefined };
-    const result = await explainImage({ ...common, target });
+    for (const m of methods) if (model.unavailable[m.id]) throw new UserError(model.unavailable[m.id]);
+    const common: Omit<ExplainJobArgs, 'target'> = {
+      model: ref, imageFile, methods: methods.map((m) => m.id), space, layer: values.layer, preprocess: preset, params, seed, batchSize,
+      metrics: values.metrics ? { box } : undefined,
+    };
+    const explain = (t: ExplainJobArgs['target']) => pool.run<ExplainImageResult>(explainJob.kind, { ...common, target: t }, { model: ref });
+    const result = await explain(target);
     // top<k>: the same methods for each of the k most probable classes.
     const k = topMatch ? Math.min(Number(topMatch[1]), result.predictions.length) : 1;
     const extra = [];
-    for (const p of result.predictions.slice(1, k)) extra.push(await explainImage({ ...common, target: p.index }));
+    for (const p of result.predictions.slice(1, k)) extra.push(await explain(p.index));
 
     fs.mkdirSync(outDir, { recursive: true });
     const display = await loadDisplayImage(imageFile, OVERLAY_MAX_SIDE);
@@ -152,7 +163,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    model.adapter.dispose();
+    await pool.dispose();
   }
 }
 

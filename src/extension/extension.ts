@@ -17,6 +17,7 @@ import type { SanityPanel } from './panel/sanity-panel';
 import type { TcavPanel } from './panel/tcav-panel';
 import type { AttentionPanel } from './panel/attention-panel';
 import type { PostedMessage } from './panel/services';
+import type { ComputePool } from './compute/pool';
 
 /** What activate() returns: used by the integration tests to watch the panels. */
 export interface XaiLensApi {
@@ -26,6 +27,8 @@ export interface XaiLensApi {
   sanityPanelFor(imagePath: string): SanityPanel | undefined;
   tcavPanelFor(experiment: string): TcavPanel | undefined;
   attentionPanelFor(modelFile: string): AttentionPanel | undefined;
+  /** The compute pool (started on first use). */
+  computePool(): Promise<ComputePool>;
 }
 
 export function activate(context: vscode.ExtensionContext): XaiLensApi {
@@ -51,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): XaiLensApi {
     sanityPanelFor: (p) => panels.sanityPanelFor(p),
     tcavPanelFor: (p) => panels.tcavPanelFor(p),
     attentionPanelFor: (p) => panels.attentionPanelFor(p),
+    computePool: () => backend.pool(),
   };
 }
 

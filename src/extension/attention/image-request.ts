@@ -1,13 +1,13 @@
 /**
- * The explain panel's Attention tab, host side: whether the panel's model has attention over
+ * The explain panel's Attention tab, computed in a worker: whether the panel's model has attention over
  * image patches, and one attention map (rollout, raw, gradient-weighted rollout) for its image.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MessageType, type AttentionInfo, type AttentionMapMessage, type AttentionRequestMessage } from '../../shared/protocol';
 import { loadModelInput } from '../image/decode';
 import { preprocess, type PreprocessPreset } from '../image/preprocess';
-import type { AttentionModel } from '../attention/attention-model';
-import { attentionImageMap } from '../attention/image-maps';
+import type { AttentionModel } from './attention-model';
+import { attentionImageMap } from './image-maps';
 
 /** What the Attention tab needs, or undefined when the model has no attention over patches. */
 export function attentionInfo(model: AttentionModel | undefined): AttentionInfo | undefined {

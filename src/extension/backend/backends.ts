@@ -39,8 +39,6 @@ export interface BackendOptions {
   wasmDir?: string;
 }
 
-// Loading the cpu backend registers it; naming an export keeps bundlers from dropping the import.
-export const CPU_BACKEND_VERSION = version_cpu;
 
 const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
@@ -136,6 +134,9 @@ async function tryBackend(b: ConcreteBackend, opts: BackendOptions): Promise<str
  * falls back along the rest of the chain, and the report says why.
  */
 export async function initBackend(choice: BackendChoice = 'auto', opts: BackendOptions = {}): Promise<BackendReport> {
+  // Loading the cpu backend's module registers it. Its package declares itself free of side
+  // effects, so a bundler drops an import nothing reads at run time: read one.
+  if (typeof version_cpu !== 'string') throw new Error('the cpu backend of TensorFlow.js is missing from this build');
   const chain: ConcreteBackend[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
   const start = choice === 'auto' ? 0 : chain.indexOf(choice);
   const attempts: BackendAttempt[] = [];

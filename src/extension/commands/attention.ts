@@ -13,7 +13,7 @@ import { MessageType } from '../../shared/protocol';
 import { findModelFiles } from './model-choice';
 import { setModelPathSetting } from './settings';
 import { mayHaveAttention } from '../attention/attention-cache';
-import type { AttentionModel } from '../attention/attention-model';
+import type { AttentionSummary } from '../compute/jobs/attention';
 
 const isImage = (u: vscode.Uri) => u.scheme === 'file' && IMAGE_EXTENSIONS.includes(u.path.split('.').pop()?.toLowerCase() ?? '');
 
@@ -32,9 +32,9 @@ async function pickImage(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
 }
 
 /** The workspace model when it has attention, else one the user picks among those that have. */
-async function attentionModel(panels: PanelManager): Promise<AttentionModel | undefined> {
+async function attentionModel(panels: PanelManager): Promise<AttentionSummary | undefined> {
   const file = await panels.resolveModelPath();
-  const model = await panels.attentionModels.get(file);
+  const model = await panels.attention(file);
   if (model) return model;
   const candidates = (await findModelFiles()).filter((u) => mayHaveAttention(u.fsPath));
   if (candidates.length === 0) {
@@ -45,7 +45,7 @@ async function attentionModel(panels: PanelManager): Promise<AttentionModel | un
     { title: 'XAI Lens: Show Attention', placeHolder: `${vscode.workspace.asRelativePath(file)} has no attention layers: which Transformer?` },
   );
   if (!pick) return undefined;
-  const picked = await panels.attentionModels.get(pick.file);
+  const picked = await panels.attention(pick.file);
   if (!picked) throw new UserError(`${pick.description} has no attention layers`);
   return picked;
 }
@@ -55,7 +55,7 @@ export async function showAttentionCommand(panels: PanelManager, uri?: vscode.Ur
     await panels.backend.ensure();
     const model = await attentionModel(panels);
     if (!model) return undefined;
-    if (model.inputs.every((x) => x.kind === 'tokens')) return panels.openAttention(model.file);
+    if (model.kind === 'tokens') return panels.openAttention(model.file);
     const image = await pickImage(uri);
     if (!image) return undefined;
     if (model.file !== (await panels.resolveModelPath())) {

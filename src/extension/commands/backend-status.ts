@@ -1,16 +1,18 @@
 /**
- * The TensorFlow.js backend of this extension host and the status bar item that shows it with
- * the model in use. The backend is initialised on first use and again when the setting changes.
+ * The compute pool (worker threads, each with its own TensorFlow.js backend) and the status bar
+ * item that shows the backend with the model in use. The pool starts on first use and starts
+ * again when the backend or the number of workers changes; this thread never computes.
  */
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { describeBackend, initBackend, type BackendChoice, type BackendReport } from '../backend/backends';
-import { backendSetting } from './settings';
+import { describeBackend, type BackendChoice, type BackendReport } from '../backend/backends';
+import { ComputePool } from '../compute/pool';
+import { backendSetting, workersSetting } from './settings';
 import { COMMANDS } from './ids';
 
 export class BackendController implements vscode.Disposable {
   private report?: BackendReport;
-  private initialised?: { choice: BackendChoice; done: Promise<BackendReport> };
+  private initialised?: { choice: BackendChoice; workers: number | undefined; pool: ComputePool; done: Promise<BackendReport> };
   private modelName?: string;
   readonly statusBar: vscode.StatusBarItem;
 
@@ -29,12 +31,28 @@ export class BackendController implements vscode.Disposable {
     ];
   }
 
-  /** The backend for the current setting, initialising it when needed. */
+  /** The backend for the current settings, starting the compute pool when needed. */
   async ensure(): Promise<BackendReport> {
+    return (await this.start()).done;
+  }
+
+  /** The compute pool for the current settings, once its first worker has its backend. */
+  async pool(): Promise<ComputePool> {
+    const started = await this.start();
+    await started.done;
+    return started.pool;
+  }
+
+  private async start(): Promise<NonNullable<BackendController['initialised']>> {
     const choice = backendSetting();
-    if (!this.initialised || this.initialised.choice !== choice) {
-      const done = initBackend(choice, { nativeSearchPaths: this.nativeSearchPaths(), wasmDir: path.join(this.context.extensionPath, 'dist') + path.sep });
-      this.initialised = { choice, done };
+    const workers = workersSetting();
+    if (!this.initialised || this.initialised.choice !== choice || this.initialised.workers !== workers) {
+      void this.initialised?.pool.dispose();
+      const pool = new ComputePool({
+        size: workers, backend: choice, nativeSearchPaths: this.nativeSearchPaths(), wasmDir: path.join(this.context.extensionPath, 'dist') + path.sep,
+      });
+      const done = pool.ready();
+      this.initialised = { choice, workers, pool, done };
       done.then((r) => {
         this.report = r;
         this.render();
@@ -44,11 +62,12 @@ export class BackendController implements vscode.Disposable {
         }
       }, () => undefined);
     }
-    return this.initialised.done;
+    return this.initialised;
   }
 
-  /** Forces a fresh initialisation (after installing a native backend). */
+  /** Forces a fresh start (after installing a native backend). */
   reset(): void {
+    void this.initialised?.pool.dispose();
     this.initialised = undefined;
   }
 
@@ -65,12 +84,14 @@ export class BackendController implements vscode.Disposable {
     const backend = this.report?.backend ?? 'not started';
     this.statusBar.text = `$(eye) ${this.modelName ?? 'XAI Lens'} · ${backend}`;
     const tip = new vscode.MarkdownString();
-    tip.appendMarkdown(`**XAI Lens**\n\nModel: ${this.modelName ?? 'none yet'}\n\nBackend: ${this.report ? describeBackend(this.report) : 'starts with the first explanation'}\n\nClick to switch model or backend.`);
+    const workers = this.initialised ? `\n\nWorkers: ${this.initialised.pool.size}` : '';
+    tip.appendMarkdown(`**XAI Lens**\n\nModel: ${this.modelName ?? 'none yet'}\n\nBackend: ${this.report ? describeBackend(this.report) : 'starts with the first explanation'}${workers}\n\nClick to switch model or backend.`);
     this.statusBar.tooltip = tip;
     this.statusBar.show();
   }
 
   dispose(): void {
+    void this.initialised?.pool.dispose();
     this.statusBar.dispose();
   }
 }

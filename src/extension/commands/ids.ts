@@ -25,4 +25,7 @@ export const SETTINGS = {
   preprocess: 'preprocess',
   topK: 'topK',
   faithfulness: 'faithfulness',
+  workers: 'workers',
+  onnxRuntime: 'onnxRuntime',
+  onnxExecutionProvider: 'onnxExecutionProvider',
 } as const;

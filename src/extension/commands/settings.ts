@@ -5,6 +5,7 @@ import { isSupportedBackendChoice, type BackendChoice } from '../backend/backend
 import { isColormapName, type ColormapName } from '../../shared/colormaps';
 import { isPreprocessPreset, type PreprocessPreset } from '../image/preprocess';
 import { DEFAULT_METHODS } from '../explain/registry';
+import type { OnnxRuntimeOptions } from '../model/types';
 
 const config = () => vscode.workspace.getConfiguration(SETTINGS.section);
 
@@ -49,4 +50,18 @@ export async function setModelPathSetting(value: string): Promise<void> {
 
 export async function setBackendSetting(value: BackendChoice): Promise<void> {
   await config().update(SETTINGS.backend, value, vscode.ConfigurationTarget.Global);
+}
+
+/** The compute pool's size: the `xaiLens.workers` setting, 0 (the default) for the cores minus one. */
+export function workersSetting(): number | undefined {
+  const v = config().get<number>(SETTINGS.workers, 0);
+  return Number.isInteger(v) && v > 0 ? Math.min(v, 64) : undefined;
+}
+
+/** How ONNX models run their forward-only passes: `xaiLens.onnxRuntime` and `xaiLens.onnxExecutionProvider`. */
+export function onnxRuntimeSetting(): OnnxRuntimeOptions {
+  return {
+    enabled: config().get<boolean>(SETTINGS.onnxRuntime, true) !== false,
+    executionProvider: config().get<string>(SETTINGS.onnxExecutionProvider, 'cpu'),
+  };
 }

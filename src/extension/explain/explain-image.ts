@@ -5,16 +5,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModelInput } from '../image/decode';
 import { preprocess, preprocessReference, type PreprocessPreset } from '../image/preprocess';
-import { resizeMap } from '../../shared/map-ops';
 import { throwIfCancelled } from '../../shared/errors';
 import type { LoadedModel } from '../model/load';
 import type { Target } from '../model/types';
+import { probabilityBatch } from '../model/forward';
 import type { Explainer, ExplanationMap, MethodParams } from './explainer';
 import { whyNotApplicable } from './registry';
 import { UserError } from '../../shared/errors';
 import type { FaithfulnessInfo } from '../../shared/protocol';
-import { autoBatchSize } from './batch-size';
-import { faithfulness, saliencyOf, type FaithfulnessOptions } from '../metrics/faithfulness';
+import { saliencyOf, type FaithfulnessOptions } from '../metrics/faithfulness';
+import { spreadShards, type Spread } from '../compute/spread';
+import { faithfulnessShard, gridMethodShard, imagePayload, type FaithfulnessPayload, type GridPayload } from './grid-shards';
 
 export interface Prediction {
   index: number;
@@ -71,6 +72,8 @@ export interface ExplainImageOptions {
    * show again instead of recomputing (the panel, when only the method selection changed).
    */
   reuse?: (method: Explainer, target: number) => MethodResult | undefined;
+  /** Where independent work (methods, metrics, a method's batches) may spread; here when absent. */
+  spread?: Spread;
   /** Called with each map's metrics as soon as they are ready. */
   onMetrics?: (result: MethodResult, ms: number) => void;
 }
@@ -130,6 +133,65 @@ function explainAbort(err: unknown, what: string): unknown {
   return new UserError(`the ${tf.getBackend()} backend aborted, most likely out of memory, while computing ${what}; reload the window (or rerun) to restart it, and use a smaller batch (--batch) or fewer samples`);
 }
 
+interface Prepared {
+  input: tf.Tensor4D;
+  black: tf.Tensor4D;
+  range: [number, number];
+  h: number;
+  w: number;
+}
+
+/** Each method's map, spread over the pool's workers (one method per shard), posted as each is ready. */
+async function runMethods(opts: ExplainImageOptions, index: number, p: Prepared & { methodParams: MethodParams[] }): Promise<MethodResult[]> {
+  const target: Target = { index, space: opts.space ?? 'logit' };
+  const maps: Array<MethodResult | undefined> = opts.methods.map((m) => opts.reuse?.(m, index));
+  for (const m of maps) if (m) opts.onMap?.(m);
+  const todo = opts.methods.flatMap((m, i) => (maps[i] ? [] : [i]));
+  throwIfCancelled(opts.signal);
+  if (todo.length === 0) return maps as MethodResult[];
+  const payload: GridPayload = {
+    ...(await imagePayload(p.input, p.black, p.range)),
+    methods: todo.map((i) => opts.methods[i].id), params: todo.map((i) => p.methodParams[i]),
+    target, layer: opts.layer, seed: opts.seed, batchSize: opts.batchSize,
+  };
+  let done = 0;
+  await spreadShards(opts.spread, gridMethodShard, payload, todo.length, { adapter: opts.model.adapter, signal: opts.signal, spread: opts.spread }, (k, r) => {
+    const method = opts.methods[todo[k]];
+    opts.onMethod?.(method, done++);
+    const result: MethodResult = { method: method.id, label: method.label, target: index, map: r.map, upsampled: r.upsampled, shape: [p.h, p.w], ms: r.ms };
+    maps[todo[k]] = result;
+    opts.onMap?.(result);
+  }).catch((err: unknown) => {
+    throw explainAbort(err, `${opts.methods.map((m) => m.label).join(', ')}`);
+  });
+  return maps as MethodResult[];
+}
+
+/** The faithfulness metrics of every map (one map per shard). */
+async function runMetrics(opts: ExplainImageOptions, maps: MethodResult[], index: number, p: Prepared & { original: { width: number; height: number } }): Promise<void> {
+  const { adapter } = opts.model;
+  // Metrics score the target's probability (as in the RISE paper) where the model has one.
+  const target: Target = { index, space: adapter.headActivation === 'linear' ? 'logit' : 'probability' };
+  // The box comes in the original image's pixels; the maps are at the model's input size.
+  const b = opts.metrics?.box;
+  const sx = p.w / p.original.width;
+  const sy = p.h / p.original.height;
+  const box = b && { x: b.x * sx, y: b.y * sy, w: b.w * sx, h: b.h * sy };
+  for (const result of maps) if (result.metrics) opts.onMetrics?.(result, 0);
+  const todo = maps.filter((r) => !r.metrics);
+  throwIfCancelled(opts.signal);
+  if (todo.length === 0) return;
+  const payload: FaithfulnessPayload = {
+    ...(await imagePayload(p.input, p.black, p.range)),
+    saliencies: todo.map(saliencyOf), target,
+    options: { ...opts.metrics, box, seed: opts.seed, ...(opts.batchSize ? { batchSize: opts.batchSize } : {}) },
+  };
+  await spreadShards(opts.spread, faithfulnessShard, payload, todo.length, { adapter, signal: opts.signal, spread: opts.spread }, (k, r) => {
+    todo[k].metrics = r.metrics;
+    opts.onMetrics?.(todo[k], r.ms);
+  });
+}
+
 export async function explainImage(opts: ExplainImageOptions): Promise<ExplainImageResult> {
   const { adapter, labels } = opts.model;
   const [h, w, c] = adapter.inputShape;
@@ -143,60 +205,14 @@ export async function explainImage(opts: ExplainImageOptions): Promise<ExplainIm
   const input = tf.tidy(() => preprocess(tf.tensor4d(decoded.pixels, [1, h, w, c]), opts.preprocess));
   const { black, range } = preprocessReference(h, w, c, opts.preprocess);
   try {
-    const probs = tf.tidy(() => adapter.probabilities(input));
-    const probValues = (await probs.data()) as Float32Array;
-    probs.dispose();
+    const probValues = await probabilityBatch(adapter, input);
     const predictions = topK(probValues, opts.topK ?? 5, labels);
     const index = opts.target === 'top' ? predictions[0].index : opts.target;
     const target: Target = { index, space: opts.space ?? 'logit' };
     const targetInfo: Prediction = { index, probability: probValues[index], ...(labels?.[index] !== undefined ? { label: labels[index] } : {}) };
     opts.onPredictions?.(predictions, targetInfo);
-    const maps: MethodResult[] = [];
-    for (const [i, method] of opts.methods.entries()) {
-      throwIfCancelled(opts.signal);
-      const earlier = opts.reuse?.(method, index);
-      if (earlier) {
-        maps.push(earlier);
-        opts.onMap?.(earlier);
-        continue;
-      }
-      opts.onMethod?.(method, i);
-      const t0 = performance.now();
-      const batchSize = opts.batchSize ?? autoBatchSize(adapter, method.needs.gradients ? 'gradient' : 'forward');
-      const map = await method.explain({
-        adapter, input, target, layer: opts.layer, signal: opts.signal,
-        params: methodParams[i], seed: opts.seed, black, inputRange: range, batchSize,
-      }).catch((err: unknown) => {
-        throw explainAbort(err, `${method.label} with batches of ${batchSize}`);
-      });
-      const ms = performance.now() - t0;
-      const upsampled = map.height === h && map.width === w ? map.data : resizeMap(map.data, map.height, map.width, h, w);
-      const result: MethodResult = { method: method.id, label: method.label, target: index, map, upsampled, shape: [h, w], ms };
-      maps.push(result);
-      opts.onMap?.(result);
-    }
-    if (opts.metrics) {
-      // Metrics score the target's probability (as in the RISE paper) where the model has one.
-      const metricTarget: Target = { index, space: adapter.headActivation === 'linear' ? 'logit' : 'probability' };
-      // The box comes in the original image's pixels; the maps are at the model's input size.
-      const b = opts.metrics.box;
-      const sx = w / decoded.original.width;
-      const sy = h / decoded.original.height;
-      const box = b && { x: b.x * sx, y: b.y * sy, w: b.w * sx, h: b.h * sy };
-      for (const result of maps) {
-        throwIfCancelled(opts.signal);
-        if (result.metrics) {
-          opts.onMetrics?.(result, 0);
-          continue;
-        }
-        const t0 = performance.now();
-        result.metrics = await faithfulness(adapter, input, metricTarget, saliencyOf(result), {
-          ...opts.metrics, box, black, inputRange: range, signal: opts.signal, seed: opts.seed,
-          batchSize: opts.batchSize ?? autoBatchSize(adapter, 'forward'),
-        });
-        opts.onMetrics?.(result, performance.now() - t0);
-      }
-    }
+    const maps = await runMethods(opts, index, { input, black, range, h, w, methodParams });
+    if (opts.metrics) await runMetrics(opts, maps, index, { input, black, range, h, w, original: decoded.original });
     return {
       inputSize: [h, w],
       original: decoded.original,

@@ -1,6 +1,7 @@
 /** The interface every explanation method implements, and what it may declare it needs. */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ModelAdapter, Target } from '../model/types';
+import type { Spread } from '../compute/spread';
 
 /** What a method needs from a model; the UI and the CLI offer a method only when it applies. */
 export interface ExplainerNeeds {
@@ -52,6 +53,8 @@ export interface ExplainRequest {
   /** [min, max] of the preprocessed input's value range (noise scales, uniform baselines). */
   inputRange?: [number, number];
   signal?: AbortSignal;
+  /** Where the method may spread independent batches (other workers of the pool); here when absent. */
+  spread?: Spread;
   /** Progress in [0, 1]. */
   onProgress?: (fraction: number) => void;
 }

@@ -6,12 +6,10 @@
  */
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { MessageType, type AttentionTokenViewState, type FromPanelMessage, type PredictionInfo } from '../../shared/protocol';
+import { MessageType, type AttentionTokenViewState, type FromPanelMessage } from '../../shared/protocol';
 import { UserError } from '../../shared/errors';
-import type { AttentionModel } from '../attention/attention-model';
-import { parseTokens } from '../attention/tokens';
-import { sideRollouts, tokenInputs } from '../attention/token-views';
+import { attentionInfoJob, attentionTokensJob, type AttentionSummary } from '../compute/jobs/attention';
+import type { TokenAttention } from '../attention/token-request';
 import { PanelBase } from './panel-base';
 import type { PanelServices } from './services';
 
@@ -44,24 +42,20 @@ export class AttentionPanel extends PanelBase {
     }
   }
 
-  private async attentionModel(): Promise<AttentionModel> {
-    await this.services.backend.ensure();
-    const model = await this.services.attentionModels.get(this.state.model);
-    if (!model) throw new UserError(`${path.basename(path.dirname(this.state.model))} has no attention layers (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
-    return model;
-  }
-
   private async init(): Promise<void> {
     try {
-      const model = await this.attentionModel();
-      const inputs = tokenInputs(model);
+      const pool = await this.services.compute();
+      const model = this.services.modelRef(this.state.model);
+      const info = await pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model }, { model });
+      if (!info?.tokens) throw new UserError(`${path.basename(path.dirname(this.state.model))} has no attention layers over token inputs (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
+      const { inputs, layers } = info.tokens;
       const texts = this.state.texts.length === inputs.length ? this.state.texts : inputs.map((x) => x.example ?? '');
       this.post({
         type: MessageType.AttentionTokenInit,
-        model: { name: model.name, file: vscode.workspace.asRelativePath(model.file) },
+        model: { name: info.name, file: vscode.workspace.asRelativePath(info.file) },
         backend: this.services.backend.current?.backend ?? 'unknown',
-        inputs: inputs.map(({ name, length, vocab, example }) => ({ name, length, vocab, example })),
-        layers: [...model.layers],
+        inputs,
+        layers,
         texts,
       });
       if (texts.every((t) => t.trim() !== '')) await this.show(-1, texts);
@@ -73,29 +67,19 @@ export class AttentionPanel extends PanelBase {
   private async show(requestId: number, texts: string[]): Promise<void> {
     const t0 = performance.now();
     try {
-      const model = await this.attentionModel();
-      const inputs = tokenInputs(model);
-      if (texts.length !== inputs.length) throw new UserError(`${model.name} takes ${inputs.length} token inputs, got ${texts.length}`);
-      const parsed = inputs.map((input, i) => parseTokens(texts[i], input));
-      const tensors = parsed.map((p, i) => tf.tensor2d(p.ids, [1, p.ids.length], inputs[i].dtype));
-      try {
-        const cap = model.capture(tensors);
-        const predictions: PredictionInfo[] | undefined = model.classOutput
-          ? Array.from(cap.output, (probability, index) => ({ index, probability, label: model.labels?.[index] })).sort((a, b) => b.probability - a.probability).slice(0, 5)
-          : undefined;
-        this.post({
-          type: MessageType.AttentionTokenResult,
-          requestId,
-          tokens: parsed.map((p) => p.strings),
-          layers: [...model.layers],
-          probabilities: cap.probabilities.map(buffer),
-          rollout: sideRollouts(model, cap.probabilities).map((r) => ({ side: r.side, tokens: r.tokens, data: buffer(r.data) })),
-          ...(predictions ? { predictions } : {}),
-          ms: performance.now() - t0,
-        });
-      } finally {
-        tf.dispose(tensors);
-      }
+      const pool = await this.services.compute();
+      const model = this.services.modelRef(this.state.model);
+      const r = await pool.run<TokenAttention>(attentionTokensJob.kind, { model, texts }, { model });
+      this.post({
+        type: MessageType.AttentionTokenResult,
+        requestId,
+        tokens: r.tokens,
+        layers: r.layers,
+        probabilities: r.probabilities.map(buffer),
+        rollout: r.rollout.map((x) => ({ side: x.side, tokens: x.tokens, data: buffer(x.data) })),
+        ...(r.predictions ? { predictions: r.predictions } : {}),
+        ms: performance.now() - t0,
+      });
     } catch (err) {
       this.report(requestId, err);
     }

@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { MessageType, type FromPanelMessage, type PanelViewState, type ToPanelMessage } from '../../shared/protocol';
 import { CancelledError, UserError } from '../../shared/errors';
-import { explainImage, type MethodResult } from '../explain/explain-image';
-import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
+import type { MethodResult } from '../explain/explain-image';
+import { EXPLAINERS } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
 import { renderOverlayPng } from '../image/overlay';
 import { encodeNpy } from '../image/npy';
@@ -20,8 +20,10 @@ import { readBox } from '../image/boxes';
 import { COMMANDS } from '../commands/ids';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
-import type { CachedModel } from '../model/model-cache';
-import { attentionInfo, attentionMapFor } from './attention-request';
+import type { ComputePool } from '../compute/pool';
+import type { ModelInfo } from '../compute/jobs/describe';
+import { explainJob, type ExplainEvents, type ExplainJobArgs } from '../compute/jobs/explain';
+import { attentionMapJob } from '../compute/jobs/attention';
 
 const DISPLAY_MAX_SIDE = 1024;
 const MAX_CACHED_MAPS = 64;
@@ -102,15 +104,14 @@ export class ExplainPanel implements vscode.Disposable {
     }
   }
 
-  /** Runs `use` with the workspace's model (loaded, or reloaded when its files changed). */
-  private async withModel<T>(use: (model: CachedModel) => Promise<T>): Promise<T> {
-    await this.services.backend.ensure();
+  /** Runs `use` with what a worker says about the workspace's model (loaded there, or reloaded when its files changed). */
+  private async withModel<T>(use: (model: ModelInfo, pool: ComputePool) => Promise<T>): Promise<T> {
+    const pool = await this.services.compute();
     const file = await this.services.resolveModelPath();
-    return this.services.models.with(file, async (model) => {
-      this.modelFile = model.file;
-      this.services.backend.setModel(model.name);
-      return use(model);
-    });
+    const model = await this.services.describe(file, this.state.layer);
+    this.modelFile = model.file;
+    this.services.backend.setModel(model.name);
+    return use(model, pool);
   }
 
   private async init(): Promise<void> {
@@ -124,10 +125,9 @@ export class ExplainPanel implements vscode.Disposable {
     }
   }
 
-  private async sendInit(model: CachedModel, display: { data: Uint8Array; width: number; height: number }): Promise<void> {
+  private async sendInit(model: ModelInfo, display: { data: Uint8Array; width: number; height: number }): Promise<void> {
     const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
-    const { adapter } = model;
-    const attention = attentionInfo(await this.services.attentionModels.get(model.file).catch(() => undefined));
+    const attention = (await this.services.attention(model.file).catch(() => undefined))?.image;
     this.post({
       type: MessageType.Init,
       state: { ...this.state, metrics: this.state.metrics ?? this.services.metricsByDefault() },
@@ -138,14 +138,14 @@ export class ExplainPanel implements vscode.Disposable {
       model: {
         name: model.name,
         file: vscode.workspace.asRelativePath(model.file),
-        inputSize: [adapter.inputShape[0], adapter.inputShape[1]],
+        inputSize: [model.inputShape[0], model.inputShape[1]],
         preprocess: this.services.preprocessFor(model),
         checkpoint: model.checkpoint,
       },
       backend: this.services.backend.current?.backend ?? 'unknown',
-      layers: adapter.layers.filter((l) => l.spatial).map((l) => ({ name: l.name, className: l.className, shape: l.outputShape.slice(1) })),
-      defaultLayer: adapter.defaultLayer(),
-      methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: whyNotApplicable(e, adapter, this.state.layer) })),
+      layers: model.layers.filter((l) => l.spatial).map((l) => ({ name: l.name, className: l.className, shape: l.outputShape.slice(1) })),
+      defaultLayer: model.defaultLayer,
+      methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: model.unavailable[e.id] })),
       defaultMethods: this.services.defaultMethods(),
       ...(attention ? { attention } : {}),
     });
@@ -160,10 +160,9 @@ export class ExplainPanel implements vscode.Disposable {
   /** One attention map of the image (the Attention tab of ViT-like models). */
   private async attention(m: Extract<FromPanelMessage, { type: MessageType.Attention }>): Promise<void> {
     try {
-      await this.withModel(async (model) => {
-        const am = await this.services.attentionModels.get(model.file);
-        if (!am) throw new UserError(`${model.name} has no attention layers`);
-        this.post(await attentionMapFor(am, this.state.imagePath, this.services.preprocessFor(model), m));
+      await this.withModel(async (model, pool) => {
+        const ref = this.services.modelRef(model.file);
+        this.post(await pool.run(attentionMapJob.kind, { model: ref, imageFile: this.state.imagePath, preprocess: this.services.preprocessFor(model), request: m }, { model: ref }));
       });
     } catch (err) {
       this.fail(m.requestId, err);
@@ -184,7 +183,7 @@ export class ExplainPanel implements vscode.Disposable {
     const progress = new DeferredProgress(`XAI Lens: explaining ${path.basename(this.state.imagePath)}`, () => run.abort.abort());
     try {
       progress.report({ message: 'loading the model' });
-      await this.withModel((model) => this.compute(model, run, progress));
+      await this.withModel((model, pool) => this.compute(model, pool, run, progress));
       if (this.run === run) this.post({ type: MessageType.Done, requestId, ms: performance.now() - t0 });
     } catch (err) {
       if (this.run === run) this.fail(requestId, err);
@@ -195,7 +194,7 @@ export class ExplainPanel implements vscode.Disposable {
   }
 
   /** Predictions, then each map, posted as soon as each is ready (unless superseded). */
-  private async compute(model: CachedModel, run: { id: number; abort: AbortController }, progress: DeferredProgress): Promise<void> {
+  private async compute(model: ModelInfo, pool: ComputePool, run: { id: number; abort: AbortController }, progress: DeferredProgress): Promise<void> {
     if (run.abort.signal.aborted) throw new CancelledError();
     const requestId = run.id;
     const methods = this.services.methodsFor(model, this.state.methods);
@@ -208,22 +207,24 @@ export class ExplainPanel implements vscode.Disposable {
     const layer = this.state.layer ?? '';
     const cacheKey = (method: string, target: number) => `${target}|${layer}|${method}`;
     this.lastMaps.clear();
-    await explainImage({
-      model,
+    const ref = this.services.modelRef(model.file);
+    const args: ExplainJobArgs = {
+      model: ref,
       imageFile: this.state.imagePath,
-      methods,
+      methods: methods.map((m) => m.id),
       target: this.state.target ?? 'top',
       layer: this.state.layer,
       preprocess: this.services.preprocessFor(model),
       topK: this.services.topK(),
-      signal: run.abort.signal,
       metrics: withMetrics ? { box } : undefined,
-      reuse: (m, target) => cached.get(cacheKey(m.id, target)),
-      onMethod: (m, i) => progress.report({ message: `${m.label} (${i + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
-      onPredictions: (predictions, target) => {
-        if (this.run === run) this.post({ type: MessageType.Predictions, requestId, predictions, target, checkpoint: model.checkpoint });
+      reuse: [...cached.entries()].filter(([k]) => k.split('|')[1] === layer).map(([, m]) => m),
+    };
+    const on: { [K in keyof ExplainEvents]: (e: ExplainEvents[K]) => void } = {
+      predictions: (e) => {
+        if (this.run === run) this.post({ type: MessageType.Predictions, requestId, predictions: e.predictions, target: e.target, checkpoint: e.checkpoint });
       },
-      onMap: (m) => {
+      method: (e) => progress.report({ message: `${methods.find((m) => m.id === e.id)?.label ?? e.id} (${e.index + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
+      map: (m) => {
         if (cached.size >= MAX_CACHED_MAPS) cached.delete(cached.keys().next().value!);
         cached.set(cacheKey(m.method, m.target), m);
         if (this.run !== run) return;
@@ -235,9 +236,16 @@ export class ExplainPanel implements vscode.Disposable {
           height: m.map.height, width: m.map.width, ms: m.ms, signed: m.map.signed === true, ...(m.map.stats ? { stats: m.map.stats } : {}),
         });
       },
-      onMetrics: (m, ms) => {
-        if (this.run === run && m.metrics) this.post({ type: MessageType.Metrics, requestId, method: m.method, metrics: m.metrics, ms });
+      metrics: ({ result, ms }) => {
+        const known = cached.get(cacheKey(result.method, result.target));
+        if (known) known.metrics = result.metrics;
+        if (this.run === run && result.metrics) this.post({ type: MessageType.Metrics, requestId, method: result.method, metrics: result.metrics, ms });
       },
+    };
+    await pool.run(explainJob.kind, args, {
+      model: ref,
+      signal: run.abort.signal,
+      onEvent: (name, data) => (on[name as keyof ExplainEvents] as ((e: unknown) => void) | undefined)?.(data),
     });
   }
 

@@ -2,32 +2,44 @@
  * The open panels (one per image), their restoration after a window reload, and the watcher that
  * recomputes them when their model's files change (a training loop writing a checkpoint).
  */
-import { formatOf } from '../model/formats/registry';
+import { checkpointTime, formatOf } from '../model/formats/registry';
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ExplainPanel } from './explain-panel';
 import type { PanelServices, PostedMessage } from './services';
 import type { BackendController } from '../commands/backend-status';
-import { ModelCache, type CachedModel } from '../model/model-cache';
-import { EXPLAINERS, whyNotApplicable } from '../explain/registry';
+import { EXPLAINERS } from '../explain/registry';
+import type { ComputePool } from '../compute/pool';
+import type { ModelRef } from '../compute/protocol';
+import { describeJob, type ModelInfo } from '../compute/jobs/describe';
+import { attentionInfoJob, type AttentionSummary } from '../compute/jobs/attention';
+import { mayHaveAttention } from '../attention/attention-cache';
 import { resolveModelPath } from '../commands/model-choice';
-import { colormapSetting, defaultMethodsSetting, faithfulnessSetting, preprocessSetting, topKSetting } from '../commands/settings';
+import { colormapSetting, defaultMethodsSetting, faithfulnessSetting, onnxRuntimeSetting, preprocessSetting, topKSetting } from '../commands/settings';
 import { ATTENTION_VIEW_TYPE, PANEL_VIEW_TYPE, SANITY_VIEW_TYPE, SETTINGS, TCAV_VIEW_TYPE } from '../commands/ids';
 import type { AttentionTokenViewState, PanelViewState, SanityViewState, TcavViewState } from '../../shared/protocol';
 import { DEFAULT_SANITY_METHODS, SanityPanel } from './sanity-panel';
 import { TcavPanel } from './tcav-panel';
-import { AttentionModelCache } from '../attention/attention-cache';
 import { AttentionPanel } from './attention-panel';
 import type { Explainer } from '../explain/explainer';
 import type { PreprocessPreset } from '../image/preprocess';
+
+/** The model files' checkpoint (their time), or a placeholder while they cannot be read. */
+function checkpointStamp(file: string): string {
+  try {
+    return checkpointTime(file);
+  } catch {
+    return 'unreadable';
+  }
+}
 
 /** Quiet time after the last file event before a changed model is reloaded. */
 const CHECKPOINT_DEBOUNCE_MS = 1500;
 
 export class PanelManager implements PanelServices, vscode.Disposable {
-  readonly models = new ModelCache();
-  readonly attentionModels = new AttentionModelCache();
+  /** What workers said about each model file, by file and checkpoint (asked once per checkpoint and layer). */
+  private readonly infos = new Map<string, Promise<ModelInfo>>();
   private readonly panels = new Map<string, ExplainPanel>();
   private readonly sanityPanels = new Set<SanityPanel>();
   private readonly tcavPanels = new Set<TcavPanel>();
@@ -89,11 +101,8 @@ export class PanelManager implements PanelServices, vscode.Disposable {
       this.errors,
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.modelPath}`)) this.modelPath = undefined;
-        // Models hold their weights on the backend they were loaded on.
-        if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.backend}`)) {
-          this.models.clear();
-          this.attentionModels.clear();
-        }
+        // The pool starts again with the new backend or size; its models load again there.
+        if (e.affectsConfiguration(SETTINGS.section)) this.infos.clear();
       }),
     );
   }
@@ -210,9 +219,37 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     this.modelPath = file;
   }
 
-  methodsFor(model: CachedModel, chosen?: readonly string[]): Explainer[] {
+  compute(): Promise<ComputePool> {
+    return this.backend.pool();
+  }
+
+  modelRef(file: string): ModelRef {
+    return { file, options: { onnxRuntime: onnxRuntimeSetting() } };
+  }
+
+  async describe(file: string, layer?: string): Promise<ModelInfo> {
+    const key = `${file}|${checkpointStamp(file)}|${layer ?? ''}`;
+    let info = this.infos.get(key);
+    if (!info) {
+      const model = this.modelRef(file);
+      info = this.compute().then((pool) => pool.run<ModelInfo>(describeJob.kind, { model, layer }, { model }));
+      this.infos.set(key, info);
+      info.catch(() => this.infos.delete(key));
+    }
+    return info;
+  }
+
+  /** The model's attention (image patches or tokens), or undefined when it has none. */
+  async attention(file: string): Promise<AttentionSummary | undefined> {
+    if (!mayHaveAttention(file)) return undefined;
+    const pool = await this.compute();
+    const model = this.modelRef(file);
+    return pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model }, { model });
+  }
+
+  methodsFor(model: ModelInfo, chosen?: readonly string[]): Explainer[] {
     const wanted = chosen && chosen.length > 0 ? chosen : defaultMethodsSetting();
-    const methods = EXPLAINERS.filter((e) => wanted.includes(e.id) && whyNotApplicable(e, model.adapter) === undefined);
+    const methods = EXPLAINERS.filter((e) => wanted.includes(e.id) && model.unavailable[e.id] === undefined);
     if (methods.length > 0) return methods;
     // None of the chosen methods applies: say which and why, through the first one's reason.
     const first = EXPLAINERS.find((e) => wanted.includes(e.id)) ?? EXPLAINERS[0];
@@ -227,7 +264,7 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     return faithfulnessSetting();
   }
 
-  preprocessFor(model: Pick<CachedModel, 'preprocess'>): PreprocessPreset {
+  preprocessFor(model: Pick<ModelInfo, 'preprocess'>): PreprocessPreset {
     const s = preprocessSetting();
     return s === 'auto' ? model.preprocess ?? 'unit' : s;
   }
@@ -276,10 +313,9 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     }
   }
 
-  /** Drops loaded models (after a backend switch) so they reload on the new backend. */
+  /** Forgets what was learnt about models (after a backend switch): they reload on the new backend. */
   reloadModels(): void {
-    this.models.clear();
-    this.attentionModels.clear();
+    this.infos.clear();
   }
 
   dispose(): void {
@@ -288,8 +324,7 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     for (const p of [...this.tcavPanels]) p.dispose();
     for (const p of [...this.attentionPanels]) p.dispose();
     for (const w of this.watchers.values()) w.dispose();
-    this.models.dispose();
-    this.attentionModels.clear();
+    this.infos.clear();
     this.disposables.forEach((d) => d.dispose());
   }
 }

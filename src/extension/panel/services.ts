@@ -1,12 +1,14 @@
 /** What a panel needs from the rest of the extension. */
 import type * as vscode from 'vscode';
 import type { BackendController } from '../commands/backend-status';
-import type { ModelCache, CachedModel } from '../model/model-cache';
 import type { Explainer } from '../explain/explainer';
+import type { ComputePool } from '../compute/pool';
+import type { ModelRef } from '../compute/protocol';
+import type { ModelInfo } from '../compute/jobs/describe';
+import type { AttentionSummary } from '../compute/jobs/attention';
 import type { PreprocessPreset } from '../image/preprocess';
 import type { ToPanelMessage } from '../../shared/protocol';
 import type { ExplainPanel } from './explain-panel';
-import type { AttentionModelCache } from '../attention/attention-cache';
 
 export interface PostedMessage {
   imagePath: string;
@@ -16,17 +18,22 @@ export interface PostedMessage {
 export interface PanelServices {
   readonly context: vscode.ExtensionContext;
   readonly backend: BackendController;
-  readonly models: ModelCache;
-  /** Attention views of the same model files (a separate load: they read attention through hooks). */
-  readonly attentionModels: AttentionModelCache;
+  /** The compute pool (started on first use): every model computation runs there. */
+  compute(): Promise<ComputePool>;
+  /** How jobs name a model file: the file, with the settings that decide how it loads. */
+  modelRef(file: string): ModelRef;
+  /** What the panels show about a model (loaded in a worker); `layer` decides which methods apply. */
+  describe(file: string, layer?: string): Promise<ModelInfo>;
+  /** The model's attention (image patches or tokens), or undefined when it has none. */
+  attention(file: string): Promise<AttentionSummary | undefined>;
   resolveModelPath(): Promise<string>;
   /** The methods to run: the panel's choice (else the setting's), where they apply to the model. */
-  methodsFor(model: CachedModel, wanted?: readonly string[]): Explainer[];
+  methodsFor(model: ModelInfo, wanted?: readonly string[]): Explainer[];
   /** The `xaiLens.defaultMethods` setting. */
   defaultMethods(): string[];
   /** Whether panels compute faithfulness metrics unless the panel says otherwise. */
   metricsByDefault(): boolean;
-  preprocessFor(model: Pick<CachedModel, 'preprocess'>): PreprocessPreset;
+  preprocessFor(model: Pick<ModelInfo, 'preprocess'>): PreprocessPreset;
   topK(): number;
   showError(message: string): void;
   onDidPost(e: PostedMessage): void;

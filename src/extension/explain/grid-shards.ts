@@ -1,0 +1,97 @@
+/**
+ * The grid's work as shards: one method's map per shard, and one map's faithfulness metrics per
+ * shard. A worker that helps rebuilds the image tensors once and keeps them for its next shards.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { resizeMap } from '../../shared/map-ops';
+import type { FaithfulnessInfo } from '../../shared/protocol';
+import type { ShardContext, ShardKind } from '../compute/spread';
+import type { Target } from '../model/types';
+import { faithfulness, type FaithfulnessOptions } from '../metrics/faithfulness';
+import { autoBatchSize } from './batch-size';
+import type { MethodParams } from './explainer';
+import { explainerById } from './registry';
+import type { ExplanationMap } from './explainer';
+
+/** The image as it crosses threads. */
+export interface ImagePayload {
+  /** The preprocessed input, [1, h, w, c]. */
+  input: Float32Array;
+  shape: [number, number, number, number];
+  black: Float32Array;
+  range: [number, number];
+}
+
+interface ImageTensors {
+  input: tf.Tensor4D;
+  black: tf.Tensor4D;
+}
+
+export async function imagePayload(input: tf.Tensor4D, black: tf.Tensor4D, range: [number, number]): Promise<ImagePayload> {
+  return { input: (await input.data()) as Float32Array, shape: input.shape, black: (await black.data()) as Float32Array, range };
+}
+
+/** The payload's tensors, made once per worker and spread and disposed when its part ends. */
+export function imageTensors(p: ImagePayload, ctx: ShardContext): ImageTensors {
+  let t = ctx.state.get('image') as ImageTensors | undefined;
+  if (!t) {
+    t = { input: tf.tensor4d(p.input, p.shape), black: tf.tensor4d(p.black, p.shape) };
+    const made = t;
+    ctx.state.set('image', made);
+    ctx.onEnd(() => tf.dispose([made.input, made.black]));
+  }
+  return t;
+}
+
+export interface GridPayload extends ImagePayload {
+  methods: string[];
+  params: MethodParams[];
+  target: Target;
+  layer?: string;
+  seed?: number;
+  batchSize?: number;
+}
+
+export interface GridMap {
+  map: ExplanationMap;
+  upsampled: Float32Array;
+  ms: number;
+}
+
+/** Shard i: method i's map. */
+export const gridMethodShard: ShardKind<GridPayload, GridMap> = {
+  kind: 'grid-method',
+  async run(p, i, ctx) {
+    const { input, black } = imageTensors(p, ctx);
+    const method = explainerById(p.methods[i]);
+    const [, h, w] = p.shape;
+    const t0 = performance.now();
+    const map = await method.explain({
+      adapter: ctx.adapter, input, target: p.target, layer: p.layer, signal: ctx.signal, params: p.params[i], seed: p.seed,
+      black, inputRange: p.range, batchSize: p.batchSize ?? autoBatchSize(ctx.adapter, method.needs.gradients ? 'gradient' : 'forward'),
+      spread: ctx.spread,
+    });
+    const ms = performance.now() - t0;
+    const upsampled = map.height === h && map.width === w ? map.data : resizeMap(map.data, map.height, map.width, h, w);
+    return { map, upsampled, ms };
+  },
+};
+
+export interface FaithfulnessPayload extends ImagePayload {
+  saliencies: Float32Array[];
+  target: Target;
+  options: Omit<FaithfulnessOptions, 'signal' | 'black' | 'inputRange'>;
+}
+
+/** Shard i: the metrics of map i. */
+export const faithfulnessShard: ShardKind<FaithfulnessPayload, { metrics: FaithfulnessInfo; ms: number }> = {
+  kind: 'faithfulness',
+  async run(p, i, ctx) {
+    const { input, black } = imageTensors(p, ctx);
+    const t0 = performance.now();
+    const metrics = await faithfulness(ctx.adapter, input, p.target, p.saliencies[i], {
+      ...p.options, black, inputRange: p.range, signal: ctx.signal, batchSize: p.options.batchSize ?? autoBatchSize(ctx.adapter, 'forward'),
+    });
+    return { metrics, ms: performance.now() - t0 };
+  },
+};
