@@ -44,16 +44,24 @@ export interface PathOptions {
   steps: number;
   /** Largest number of path points pushed through the model at once. */
   batchSize: number;
+  /**
+   * Only the nodes [from, to) of the list of all inputs' nodes (input i's node k is number
+   * i · (steps + 1) + k): a shard's part of the sum. The parts of a split add up to the whole.
+   */
+  nodes?: [number, number];
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
 }
 
 export interface PathIntegral {
-  /** (x − x′) ⊙ the path-averaged gradient, [n, h, w, c]; the caller disposes it. */
+  /**
+   * (x − x′) ⊙ the path-averaged gradient, [n, h, w, c] (with `nodes`: the sum over those nodes
+   * only, zero for inputs with none of them); the caller disposes it.
+   */
   attribution: tf.Tensor4D;
-  /** F(x) per input: the score at the path's end (α = 1). */
+  /** F(x) per input: the score at the path's end (α = 1); NaN when `nodes` leaves that node out. */
   fx: Float64Array;
-  /** F(x′) per input: the score at the path's start (α = 0). */
+  /** F(x′) per input: the score at the path's start (α = 0); NaN when `nodes` leaves that node out. */
   fBaseline: Float64Array;
 }
 
@@ -74,21 +82,21 @@ export async function integratedGradientsAttribution(
   xs: tf.Tensor4D,
   baselines: tf.Tensor4D,
   target: Target,
-  { steps: m, batchSize, signal, onProgress }: PathOptions,
+  { steps: m, batchSize, nodes, signal, onProgress }: PathOptions,
 ): Promise<PathIntegral> {
   const n = xs.shape[0];
   const perInput = m + 1;
-  const total = n * perInput;
-  const fx = new Float64Array(n);
-  const fBaseline = new Float64Array(n);
+  const [from, to] = nodes ?? [0, n * perInput];
+  const fx = new Float64Array(n).fill(NaN);
+  const fBaseline = new Float64Array(n).fill(NaN);
   const diff = tf.sub(xs, baselines) as tf.Tensor4D; // x − x′, [n, h, w, c]
   const starts = tf.tidy(() => tf.add(tf.zerosLike(xs), baselines)) as tf.Tensor4D; // x′, [n, h, w, c]
   // Σ_k w_k ∇F(x′ + α_k (x − x′)) per input, flattened to [n, h·w·c].
   let weighted = tf.zeros([n, xs.size / n]) as tf.Tensor2D;
   try {
-    for (let start = 0; start < total; start += batchSize) {
+    for (let start = from; start < to; start += batchSize) {
       throwIfCancelled(signal);
-      const b = Math.min(batchSize, total - start);
+      const b = Math.min(batchSize, to - start);
       const owner = new Int32Array(b); // which input each node of the batch belongs to
       const step = new Int32Array(b); // k of each node
       const alpha = new Float32Array(b);
@@ -116,7 +124,7 @@ export async function integratedGradientsAttribution(
         if (step[j] === 0) fBaseline[owner[j]] = s[j];
         if (step[j] === m) fx[owner[j]] = s[j];
       }
-      onProgress?.((start + b) / total);
+      onProgress?.((start + b - from) / (to - from));
       await yieldToEventLoop();
     }
     throwIfCancelled(signal);

@@ -4,15 +4,22 @@
  * over channels and signed. The baseline is the black image, a strong blur of the input (the
  * information in edges and texture removed, the colours kept), or seeded uniform noise over the
  * input range. `stats` reports completeness (Prop. 1): Σ attributions against F(x) − F(x′).
+ *
+ * The path's points are split into shards of a fixed size (method-shards.ts) that the pool's
+ * workers compute; each returns its part of the weighted gradient sum, and the parts are added
+ * in shard order, so any number of workers gives the same map.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Explainer, ExplainRequest, ExplanationMap } from '../explainer';
+import type { Target } from '../../model/types';
 import { throwIfCancelled } from '../../../shared/errors';
+import { spreadShards, type ShardKind } from '../../compute/spread';
 import { gaussianBlur } from '../blur';
 import { integratedGradientsAttribution } from './input-attribution';
 import { blackImage, channelSumMap, valueRange } from './input-request';
 import { batchSizeOf, choiceParam, integerParam, singleImage } from './request-checks';
 import { DEFAULT_SEED, mulberry32 } from './seeded-random';
+import { shardCount, shardItems, shardProgress, shardSize, shardState } from './method-shards';
 
 const LABEL = 'Integrated Gradients';
 
@@ -40,6 +47,45 @@ export async function igBaseline(kind: IgBaseline, req: ExplainRequest): Promise
   }
 }
 
+export interface IgPayload {
+  /** The input and the baseline x′, [1, h, w, c] row-major. */
+  input: Float32Array;
+  baseline: Float32Array;
+  shape: [number, number, number, number];
+  target: Target;
+  steps: number;
+  batchSize: number;
+  /** Path points per shard, of the steps + 1 points α = 0 … 1. */
+  perShard: number;
+}
+
+export interface IgPart {
+  /** (x − x′) ⊙ Σ w_k ∇F(x′ + α_k (x − x′)) over the shard's points k, [h · w · c]. */
+  attribution: Float32Array;
+  /** F(x), when the shard has the point α = 1. */
+  fx?: number;
+  /** F(x′), when the shard has the point α = 0. */
+  fBaseline?: number;
+}
+
+/** Shard i: its path points' part of the attribution, and the endpoint scores it computed. */
+export const igShard: ShardKind<IgPayload, IgPart> = {
+  kind: 'ig-path',
+  async run(q, index, ctx) {
+    const { x, baseline } = shardState(ctx, 'ig', () => ({ x: tf.tensor4d(q.input, q.shape), baseline: tf.tensor4d(q.baseline, q.shape) }), (t) => tf.dispose([t.x, t.baseline]));
+    const nodes = shardItems(index, q.perShard, q.steps + 1);
+    const path = await integratedGradientsAttribution(ctx.adapter, x, baseline, q.target, { steps: q.steps, batchSize: q.batchSize, nodes, signal: ctx.signal });
+    try {
+      const part: IgPart = { attribution: (await path.attribution.data()) as Float32Array };
+      if (!Number.isNaN(path.fx[0])) part.fx = path.fx[0];
+      if (!Number.isNaN(path.fBaseline[0])) part.fBaseline = path.fBaseline[0];
+      return part;
+    } finally {
+      path.attribution.dispose();
+    }
+  },
+};
+
 export const integratedGradients: Explainer = {
   id: 'ig',
   label: LABEL,
@@ -56,12 +102,23 @@ export const integratedGradients: Explainer = {
     const kind = choiceParam<IgBaseline>(integratedGradients, req.params, 'baseline');
     const batchSize = batchSizeOf(req.batchSize);
     throwIfCancelled(signal);
-    const baseline = await igBaseline(kind, req);
-    const path = await integratedGradientsAttribution(adapter, input, baseline, target, { steps, batchSize, signal, onProgress })
-      .finally(() => baseline.dispose());
-    const map = await channelSumMap(path.attribution);
-    const fx = path.fx[0];
-    const fBaseline = path.fBaseline[0];
+    const baselineT = await igBaseline(kind, req);
+    let baseline: Float32Array;
+    try {
+      baseline = (await baselineT.data()) as Float32Array;
+    } finally {
+      baselineT.dispose();
+    }
+    const points = steps + 1;
+    const perShard = shardSize(points, batchSize);
+    const payload: IgPayload = { input: (await input.data()) as Float32Array, baseline, shape: input.shape, target, steps, batchSize, perShard };
+    const parts = await spreadShards(req.spread, igShard, payload, shardCount(points, perShard), { adapter, signal, spread: req.spread }, shardProgress(onProgress, points, perShard));
+    // The parts in shard order; F(x) is at the last point, F(x′) at the first.
+    const sum = new Float64Array(baseline.length);
+    for (const part of parts) for (let i = 0; i < sum.length; i++) sum[i] += part.attribution[i];
+    const fx = parts[parts.length - 1].fx!;
+    const fBaseline = parts[0].fBaseline!;
+    const map = await channelSumMap(tf.tensor4d(Float32Array.from(sum), input.shape));
     let attributionSum = 0;
     for (const v of map.data) attributionSum += v;
     const delta = fx - fBaseline;

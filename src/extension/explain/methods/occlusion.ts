@@ -4,14 +4,20 @@
  * target's score drops. A pixel's attribution is the mean drop over the windows that cover it
  * (Captum's `Occlusion` convention), so the map has the input's resolution and is signed: a
  * negative value means hiding the pixel raised the score.
+ *
+ * The occluded images are split into shards of a fixed size (method-shards.ts) that the pool's
+ * workers score; the scores come back in window order whoever computed them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Explainer, ExplainRequest, ExplanationMap } from '../explainer';
 import type { ModelAdapter, Target } from '../../model/types';
+import { scoreBatch } from '../../model/forward';
 import { throwIfCancelled } from '../../../shared/errors';
+import { spreadShards, type ShardKind, type Spread } from '../../compute/spread';
 import { gaussianBlur } from '../blur';
 import { batchSizeOf, choiceParam, integerParam, singleImage } from './request-checks';
 import { yieldToEventLoop } from './event-loop';
+import { shardCount, shardItems, shardProgress, shardSize, shardState } from './method-shards';
 
 export const OCCLUSION_BASELINES = ['black', 'blurred', 'mean'] as const;
 export type OcclusionBaseline = (typeof OCCLUSION_BASELINES)[number];
@@ -43,6 +49,8 @@ export function occlusionWindows(h: number, w: number, windowH: number, windowW:
 export interface WindowDropOptions {
   batchSize?: number;
   signal?: AbortSignal;
+  /** Where the shards of windows may go (other workers of the pool); here when absent. */
+  spread?: Spread;
   onProgress?: (fraction: number) => void;
 }
 
@@ -53,10 +61,60 @@ export interface WindowDrops {
   drops: Float32Array;
 }
 
+export interface OcclusionPayload {
+  /** The input and the baseline, [1, h, w, c] row-major. */
+  image: Float32Array;
+  baseline: Float32Array;
+  shape: [number, number, number, number];
+  target: Target;
+  /** Window corners (y, x), window after window. */
+  corners: Int32Array;
+  windowH: number;
+  windowW: number;
+  batchSize: number;
+  /** Images per shard, of the list [unoccluded input, window 0, window 1, …]. */
+  perShard: number;
+}
+
+/** Shard i: the scores of its images of the list [unoccluded input, window 0, window 1, …]. */
+export const occlusionShard: ShardKind<OcclusionPayload, Float32Array> = {
+  kind: 'occlusion-windows',
+  async run(q, index, ctx) {
+    const [, h, w, c] = q.shape;
+    const total = q.corners.length / 2 + 1; // image 0 is the unoccluded input
+    const [first, end] = shardItems(index, q.perShard, total);
+    const size = h * w * c;
+    const rowLength = q.windowW * c;
+    // The occluded images are assembled in plain typed arrays, one batch at a time: a copy of the
+    // input with the window's rows pasted from the baseline. On the cpu and wasm backends this is
+    // several times cheaper than the equivalent tensor ops (see bench/perturbation.ts).
+    const batch = shardState(ctx, 'occlusion', () => new Float32Array(Math.min(q.batchSize, q.perShard) * size));
+    const scores = new Float32Array(end - first);
+    for (let start = first; start < end; start += q.batchSize) {
+      if (start > first) await yieldToEventLoop();
+      throwIfCancelled(ctx.signal);
+      const b = Math.min(q.batchSize, end - start);
+      for (let k = 0; k < b; k++) {
+        batch.set(q.image, k * size);
+        const i = start + k - 1;
+        if (i < 0) continue; // the unoccluded input
+        const [y, x] = [q.corners[2 * i], q.corners[2 * i + 1]];
+        for (let r = y; r < y + q.windowH; r++) {
+          const from = (r * w + x) * c;
+          batch.set(q.baseline.subarray(from, from + rowLength), k * size + from);
+        }
+      }
+      scores.set(await scoreBatch(ctx.adapter, { data: batch.subarray(0, b * size), shape: [b, h, w, c] }, q.target), start - first);
+    }
+    return scores;
+  },
+};
+
 /**
  * The score drop of every window: f(x) − f(x with the windowH × windowW window at each corner
  * replaced by `baseline`). The unoccluded input rides along in the first batch, so the model sees
- * windows.length + 1 images in batches of `batchSize`. `input` and `baseline` are [1, h, w, c].
+ * windows.length + 1 images, in shards of batches of `batchSize`. `input` and `baseline` are
+ * [1, h, w, c].
  */
 export async function occlusionDrops(
   adapter: ModelAdapter,
@@ -68,39 +126,19 @@ export async function occlusionDrops(
   windowW: number,
   opts: WindowDropOptions = {},
 ): Promise<WindowDrops> {
-  const [, h, w, c] = input.shape;
   const batchSize = batchSizeOf(opts.batchSize);
-  const total = windows.length + 1; // image 0 is the unoccluded input
+  const total = windows.length + 1;
+  const perShard = shardSize(total, batchSize);
+  const corners = new Int32Array(2 * windows.length);
+  windows.forEach(({ y, x }, i) => corners.set([y, x], 2 * i));
+  const payload: OcclusionPayload = {
+    image: (await input.data()) as Float32Array, baseline: (await baseline.data()) as Float32Array, shape: input.shape,
+    target, corners, windowH, windowW, batchSize, perShard,
+  };
+  const parts = await spreadShards(opts.spread, occlusionShard, payload, shardCount(total, perShard),
+    { adapter, signal: opts.signal, spread: opts.spread }, shardProgress(opts.onProgress, total, perShard));
   const scores = new Float32Array(total);
-  // The occluded images are assembled in plain typed arrays, one batch at a time: a copy of the
-  // input with the window's rows pasted from the baseline. On the cpu and wasm backends this is
-  // several times cheaper than the equivalent tensor ops (see bench/perturbation.ts).
-  const image = (await input.data()) as Float32Array;
-  const base = (await baseline.data()) as Float32Array;
-  const size = h * w * c;
-  const rowLength = windowW * c;
-  const batch = new Float32Array(Math.min(batchSize, total) * size);
-  for (let start = 0; start < total; start += batchSize) {
-    if (start > 0) await yieldToEventLoop();
-    throwIfCancelled(opts.signal);
-    const b = Math.min(batchSize, total - start);
-    for (let k = 0; k < b; k++) {
-      batch.set(image, k * size);
-      const i = start + k - 1;
-      if (i < 0) continue; // the unoccluded input
-      for (let r = windows[i].y; r < windows[i].y + windowH; r++) {
-        const from = (r * w + windows[i].x) * c;
-        batch.set(base.subarray(from, from + rowLength), k * size + from);
-      }
-    }
-    const batchScores = tf.tidy(() => adapter.score(tf.tensor4d(batch.subarray(0, b * size), [b, h, w, c]), target));
-    try {
-      scores.set(await batchScores.data(), start);
-    } finally {
-      batchScores.dispose();
-    }
-    opts.onProgress?.((start + b) / total);
-  }
+  parts.forEach((part, i) => scores.set(part, i * perShard));
   const drops = new Float32Array(windows.length);
   for (let i = 0; i < windows.length; i++) drops[i] = scores[0] - scores[i + 1];
   return { score: scores[0], drops };
@@ -157,7 +195,7 @@ export const occlusion: Explainer = {
     const baseline = baselineImage(kind, input, req.black, window);
     let result: WindowDrops;
     try {
-      result = await occlusionDrops(adapter, input, baseline, target, windows, windowH, windowW, { batchSize: req.batchSize, signal, onProgress });
+      result = await occlusionDrops(adapter, input, baseline, target, windows, windowH, windowW, { batchSize: req.batchSize, signal, spread: req.spread, onProgress });
     } finally {
       baseline.dispose();
     }

@@ -12,14 +12,21 @@
  * not depend on the batch size. Masks and masked images are built in plain typed arrays: on the
  * cpu and wasm backends that is several times cheaper than resizing, cropping and broadcasting
  * with tensor ops (bench/perturbation.ts measures the cost against the plain forward pass).
+ *
+ * The masks are split into shards of a fixed size (method-shards.ts) that the pool's workers
+ * compute; a shard starting at mask m jumps over the m · (s² + 2) draws before it, and returns its
+ * partial Σ f · M; the partial sums are added in shard order, so any number of workers gives the
+ * same map.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { Explainer, ExplainRequest, ExplanationMap } from '../explainer';
 import type { Target } from '../../model/types';
+import { scoreBatch } from '../../model/forward';
 import { throwIfCancelled } from '../../../shared/errors';
+import { spreadShards, type ShardKind } from '../../compute/spread';
 import { batchSizeOf, integerParam, numberParam, singleImage } from './request-checks';
 import { yieldToEventLoop } from './event-loop';
-import { DEFAULT_SEED, mulberry32, type Rng } from './seeded-random';
+import { DEFAULT_SEED, mulberry32At, type Rng } from './seeded-random';
+import { imageArrays, shardCount, shardItems, shardProgress, shardSize, shardState, type ImageArrays } from './method-shards';
 
 /** The random part of a batch of masks. */
 export interface MaskDraws {
@@ -43,6 +50,11 @@ export interface MaskGeometry {
 
 export function maskGeometry(cells: number, height: number, width: number): MaskGeometry {
   return { cells, height, width, cellH: Math.ceil(height / cells), cellW: Math.ceil(width / cells) };
+}
+
+/** How many draws of the stream drawMasks consumes per mask: s² grid cells and two shifts. */
+export function drawsPerMask(cells: number): number {
+  return cells * cells + 2;
 }
 
 /** Draws `count` masks' grids (cells kept with probability `p`) and shifts from `rng`, mask by mask. */
@@ -89,7 +101,7 @@ function axisSamples(cells: number, up: number, shift: number, count: number): A
  * cropped at its shift. Bilinear upsampling is separable: the grid's columns are interpolated
  * first ([s, W]), then each output row blends two of those rows.
  */
-export function fillMasks(d: MaskDraws, g: MaskGeometry, out = new Float32Array(d.count * g.height * g.width)): Float32Array {
+export function fillMasks(d: MaskDraws, g: MaskGeometry, out: Float32Array = new Float32Array(d.count * g.height * g.width)): Float32Array {
   const { cells: s, height, width } = g;
   const cols = new Float64Array(s * width);
   for (let i = 0; i < d.count; i++) {
@@ -149,6 +161,54 @@ function scoreTarget(target: Target, head: string): Target {
   return head === 'linear' ? target : { index: target.index, space: 'probability' };
 }
 
+export interface RisePayload extends ImageArrays {
+  /** The target as RISE scores it (see scoreTarget). */
+  target: Target;
+  masks: number;
+  cells: number;
+  p: number;
+  seed: number;
+  batchSize: number;
+  /** Masks per shard. */
+  perShard: number;
+}
+
+/** A worker's buffers for one spread: one batch of masks and masked images, and x − black. */
+interface RiseBuffers {
+  masks: Float32Array;
+  batch: Float32Array;
+  delta: Float32Array;
+}
+
+/** Shard i: Σ f(I ⊙ Mⱼ) · Mⱼ over its masks j, Float64 [h · w]. */
+export const riseShard: ShardKind<RisePayload, Float64Array> = {
+  kind: 'rise-masks',
+  async run(q, index, ctx) {
+    const [, height, width, depth] = q.shape;
+    const pixels = height * width;
+    const g = maskGeometry(q.cells, height, width);
+    const [first, end] = shardItems(index, q.perShard, q.masks);
+    // One batch of masks and masked images at a time; only the scores come back from the backend.
+    const buf = shardState<RiseBuffers>(ctx, 'rise', () => {
+      const maxBatch = Math.min(q.batchSize, q.perShard);
+      return { masks: new Float32Array(maxBatch * pixels), batch: new Float32Array(maxBatch * pixels * depth), delta: Float32Array.from(q.input, (v, i) => v - q.black[i]) };
+    });
+    // The stream as it stands after the masks of the shards before this one.
+    const rng = mulberry32At(q.seed, first * drawsPerMask(q.cells));
+    const sum = new Float64Array(pixels);
+    for (let start = first; start < end; start += q.batchSize) {
+      if (start > first) await yieldToEventLoop();
+      throwIfCancelled(ctx.signal);
+      const b = Math.min(q.batchSize, end - start);
+      fillMasks(drawMasks(rng, b, g, q.p), g, buf.masks);
+      for (let i = 0; i < b; i++) applyMask(buf.masks, i * pixels, q.black, buf.delta, depth, buf.batch, i * pixels * depth);
+      const scores = await scoreBatch(ctx.adapter, { data: buf.batch.subarray(0, b * pixels * depth), shape: [b, height, width, depth] }, q.target);
+      accumulate(sum, buf.masks, scores, b);
+    }
+    return sum;
+  },
+};
+
 export const rise: Explainer = {
   id: 'rise',
   label: 'RISE',
@@ -161,41 +221,21 @@ export const rise: Explainer = {
   ],
   async explain(req: ExplainRequest): Promise<ExplanationMap> {
     const { adapter, input, signal, onProgress } = req;
-    const [height, width, depth] = singleImage('RISE', input, req.black);
+    const [height, width] = singleImage('RISE', input, req.black);
     const n = integerParam(rise, req.params, 'masks');
     const cells = integerParam(rise, req.params, 'cells');
     const p = numberParam(rise, req.params, 'p');
     const batchSize = batchSizeOf(req.batchSize);
-    const target = scoreTarget(req.target, adapter.headActivation);
-    const g = maskGeometry(cells, height, width);
-    const rng = mulberry32(req.seed ?? DEFAULT_SEED);
     throwIfCancelled(signal);
 
-    // One batch of masks and masked images at a time; only the scores come back from the backend.
-    const image = (await input.data()) as Float32Array;
-    const black = req.black ? ((await req.black.data()) as Float32Array) : new Float32Array(image.length);
-    const pixels = height * width;
-    const maxBatch = Math.min(batchSize, n);
-    const masks = new Float32Array(maxBatch * pixels);
-    const batch = new Float32Array(maxBatch * pixels * depth);
-    const delta = Float32Array.from(image, (v, i) => v - black[i]);
-    const sum = new Float64Array(pixels); // Σᵢ f(I ⊙ Mᵢ) · Mᵢ
-    for (let start = 0; start < n; start += batchSize) {
-      if (start > 0) await yieldToEventLoop();
-      throwIfCancelled(signal);
-      const b = Math.min(batchSize, n - start);
-      fillMasks(drawMasks(rng, b, g, p), g, masks);
-      for (let i = 0; i < b; i++) applyMask(masks, i * pixels, black, delta, depth, batch, i * pixels * depth);
-      const scoresT = tf.tidy(() => adapter.score(tf.tensor4d(batch.subarray(0, b * pixels * depth), [b, height, width, depth]), target));
-      let scores: Float32Array;
-      try {
-        scores = (await scoresT.data()) as Float32Array;
-      } finally {
-        scoresT.dispose();
-      }
-      accumulate(sum, masks, scores, b);
-      onProgress?.((start + b) / n);
-    }
+    const perShard = shardSize(n, batchSize);
+    const payload: RisePayload = {
+      ...(await imageArrays(input, req.black)),
+      target: scoreTarget(req.target, adapter.headActivation), masks: n, cells, p, seed: req.seed ?? DEFAULT_SEED, batchSize, perShard,
+    };
+    const partial = await spreadShards(req.spread, riseShard, payload, shardCount(n, perShard), { adapter, signal, spread: req.spread }, shardProgress(onProgress, n, perShard));
+    const sum = new Float64Array(height * width); // Σᵢ f(I ⊙ Mᵢ) · Mᵢ, the shards' sums in shard order
+    for (const part of partial) for (let q = 0; q < sum.length; q++) sum[q] += part[q];
     const data = Float32Array.from(sum, (v) => v / (n * p));
     return { data, height, width, stats: { masks: n, cells, p } };
   },

@@ -10,15 +10,23 @@
  * pixel stays black under any preprocessing. The score is the target's probability when the head
  * is a softmax (as in the paper: bounded scores keep the weights from collapsing onto one channel),
  * the logit otherwise, whatever the request's target space.
+ *
+ * The channels' masked forward passes are split into shards of a fixed size (method-shards.ts)
+ * that the pool's workers compute. The layer's activation is computed once, here, and sent with
+ * the shards: one forward pass and a few hundred kilobytes, where recomputing it would cost every
+ * helping worker a forward pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spatialLayerOrThrow } from '../../model/layer-info';
 import type { Target } from '../../model/types';
+import { scoreBatch } from '../../model/forward';
 import { throwIfCancelled } from '../../../shared/errors';
+import { spreadShards, type ShardKind } from '../../compute/spread';
 import type { Explainer, ExplainRequest, ExplanationMap } from '../explainer';
 import { camMap, reluChannelSum } from './cam-base';
 import { yieldToEventLoop } from './event-loop';
 import { batchSizeOf, singleImage } from './request-checks';
+import { imageArrays, shardCount, shardItems, shardProgress, shardSize, shardState, type ImageArrays } from './method-shards';
 
 /** Keeps (A − min) / (max − min + ε) finite, and zero, for a constant channel. */
 const EPS = 1e-8;
@@ -39,33 +47,57 @@ export interface ScoreCamWeights {
   scores: Float32Array;
 }
 
-/**
- * Score-CAM's channel weights for `activation` ([1, h, w, channels], the layer's output for
- * req.input). The masked inputs are built on the backend, batch by batch, and go through the model
- * in batches of req.batchSize.
- */
-export async function scoreCamWeights(req: ExplainRequest, activation: tf.Tensor4D): Promise<ScoreCamWeights> {
-  const { adapter, input, target, signal, onProgress } = req;
-  const [, low, lowW, channels] = activation.shape;
-  const [, height, width, depth] = input.shape;
-  const batchSize = batchSizeOf(req.batchSize);
-  const space: Target['space'] = adapter.headActivation === 'softmax' ? 'probability' : 'logit';
-  const scoreTarget: Target = { index: target.index, space };
-  // The masks channel-major, [channels, h, w, 1]; black and x − black repeated to a full batch:
-  // elementwise ops between same-shape tensors are several times faster than broadcasting ones
-  // on the cpu and wasm backends.
-  const copies = Math.min(batchSize, channels);
-  const [masks, blackBatch, diffBatch] = tf.tidy(() => {
-    const black = req.black ?? tf.zerosLike(input);
-    return [tf.transpose(activation, [3, 1, 2, 0]), tf.concat(Array(copies).fill(black)), tf.concat(Array(copies).fill(tf.sub(input, black)))];
+export interface ScoreCamPayload extends ImageArrays {
+  /** The layer's output for the input, [1, h, w, channels] row-major. */
+  activation: Float32Array;
+  activationShape: [number, number, number, number];
+  /** The target in the space Score-CAM scores. */
+  target: Target;
+  batchSize: number;
+  /** Channels per shard. */
+  perShard: number;
+}
+
+/** A worker's tensors for one spread. */
+interface ScoreCamTensors {
+  /** The masks channel-major, [channels, h, w, 1]. */
+  masks: tf.Tensor4D;
+  /** black and x − black repeated to a full batch. */
+  blackBatch: tf.Tensor4D;
+  diffBatch: tf.Tensor4D;
+  copies: number;
+}
+
+function scoreCamTensors(q: ScoreCamPayload): ScoreCamTensors {
+  // Elementwise ops between same-shape tensors are several times faster than broadcasting ones
+  // on the cpu and wasm backends: black and x − black are repeated to a full batch once.
+  const copies = Math.min(q.batchSize, q.perShard);
+  return tf.tidy(() => {
+    const input = tf.tensor4d(q.input, q.shape);
+    const black = tf.tensor4d(q.black, q.shape);
+    return {
+      masks: tf.transpose(tf.tensor4d(q.activation, q.activationShape), [3, 1, 2, 0]),
+      blackBatch: tf.concat(Array(copies).fill(black)),
+      diffBatch: tf.concat(Array(copies).fill(tf.sub(input, black))),
+      copies,
+    };
   });
-  const scores = new Float32Array(channels);
-  try {
-    for (let start = 0; start < channels; start += batchSize) {
-      await yieldToEventLoop();
-      throwIfCancelled(signal);
-      const n = Math.min(batchSize, channels - start);
-      const batchScores = tf.tidy(() => {
+}
+
+/** Shard i: S(X ∘ H_k) for its channels k. */
+export const scoreCamShard: ShardKind<ScoreCamPayload, Float32Array> = {
+  kind: 'score-cam-channels',
+  async run(q, index, ctx) {
+    const [, low, lowW, channels] = q.activationShape;
+    const [, height, width, depth] = q.shape;
+    const [first, end] = shardItems(index, q.perShard, channels);
+    const { masks, blackBatch, diffBatch, copies } = shardState(ctx, 'score-cam', () => scoreCamTensors(q), (t) => tf.dispose([t.masks, t.blackBatch, t.diffBatch]));
+    const scores = new Float32Array(end - first);
+    for (let start = first; start < end; start += q.batchSize) {
+      if (start > first) await yieldToEventLoop();
+      throwIfCancelled(ctx.signal);
+      const n = Math.min(q.batchSize, end - start);
+      const masked = tf.tidy(() => {
         const a = tf.slice(masks, [start, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D; // [n, h, w, 1]
         const up = tf.image.resizeBilinear(a, [height, width], false, true);
         const min = tf.min(up, [1, 2, 3], true);
@@ -77,15 +109,38 @@ export async function scoreCamWeights(req: ExplainRequest, activation: tf.Tensor
         const spread = tf.reshape(tf.matMul(tf.reshape(a01, [-1, 1]), tf.ones([1, depth])), [n, low, lowW, depth]) as tf.Tensor4D;
         const mask = tf.image.resizeBilinear(spread, [height, width], false, true); // [n, H, W, c] in [0, 1)
         const part = (t: tf.Tensor) => (n === copies ? t : tf.slice(t, 0, n));
-        return adapter.score(tf.add(part(blackBatch), tf.mul(part(diffBatch), mask)) as tf.Tensor4D, scoreTarget);
+        return tf.add(part(blackBatch), tf.mul(part(diffBatch), mask)) as tf.Tensor4D;
       });
-      scores.set(await batchScores.data(), start);
-      batchScores.dispose();
-      onProgress?.((start + n) / channels);
+      try {
+        scores.set(await scoreBatch(ctx.adapter, masked, q.target), start - first);
+      } finally {
+        masked.dispose();
+      }
     }
-  } finally {
-    tf.dispose([masks, blackBatch, diffBatch]);
-  }
+    return scores;
+  },
+};
+
+/**
+ * Score-CAM's channel weights for `activation` ([1, h, w, channels], the layer's output for
+ * req.input). The masked inputs are built on the backend, batch by batch, and go through the model
+ * in batches of req.batchSize, in shards spread over req.spread.
+ */
+export async function scoreCamWeights(req: ExplainRequest, activation: tf.Tensor4D): Promise<ScoreCamWeights> {
+  const { adapter, input, target, signal, onProgress } = req;
+  const channels = activation.shape[3];
+  const batchSize = batchSizeOf(req.batchSize);
+  const space: Target['space'] = adapter.headActivation === 'softmax' ? 'probability' : 'logit';
+  const perShard = shardSize(channels, batchSize);
+  const payload: ScoreCamPayload = {
+    ...(await imageArrays(input, req.black)),
+    activation: (await activation.data()) as Float32Array, activationShape: activation.shape,
+    target: { index: target.index, space }, batchSize, perShard,
+  };
+  const parts = await spreadShards(req.spread, scoreCamShard, payload, shardCount(channels, perShard),
+    { adapter, signal, spread: req.spread }, shardProgress(onProgress, channels, perShard));
+  const scores = new Float32Array(channels);
+  parts.forEach((part, i) => scores.set(part, i * perShard));
   return { weights: softmaxWeights(scores), scores };
 }
 

@@ -37,3 +37,27 @@ export function gaussianSource(rng: Rng): () => number {
     return r * Math.cos(theta);
   };
 }
+
+/** mulberry32's state step: its state is a Weyl sequence, seed + k · STEP after k draws. */
+const MULBERRY_STEP = 0x6d2b79f5n;
+
+/**
+ * mulberry32(seed) with its first `skip` draws already made, in O(1): the state after k draws is
+ * seed + k · STEP mod 2³², so a shard that starts deep in the stream (RISE's mask m, SmoothGrad's
+ * sample k) gets the same numbers without drawing the ones before it.
+ */
+export function mulberry32At(seed: number, skip: number): Rng {
+  if (!Number.isSafeInteger(skip) || skip < 0) throw new Error(`mulberry32At: skip must be a whole number ≥ 0, got ${skip}`);
+  return mulberry32(Number((BigInt(seed >>> 0) + BigInt(skip) * MULBERRY_STEP) & 0xffffffffn));
+}
+
+/**
+ * gaussianSource(mulberry32(seed)) with its first `skip` values already taken: value j comes from
+ * the pair of uniform draws 2⌊j/2⌋, 2⌊j/2⌋ + 1 (cos for even j, sin for odd j, the cached spare),
+ * so an odd start makes its pair and drops the cos.
+ */
+export function gaussianAt(seed: number, skip: number): () => number {
+  const normal = gaussianSource(mulberry32At(seed, 2 * Math.floor(skip / 2)));
+  if (skip % 2 === 1) normal();
+  return normal;
+}

@@ -5,18 +5,119 @@
  * input-space method; the copies go through it in batches, each batch one batched attribution.
  * The noise of copy k is the k-th block of one seeded stream, so the map does not depend on the
  * batch size, and with σ = 0 it is the base method's map.
+ *
+ * The work is split into shards of a fixed size (method-shards.ts) that the pool's workers
+ * compute: shards of copies, or with Integrated Gradients as the base, shards of the list of all
+ * copies' path points (each copy has steps + 1 of them: shards of whole copies would be few and
+ * long, and their batches part-empty). A shard jumps to its copies' blocks of the noise stream,
+ * returns its part of the sum, and the parts are added in shard order, so any number of workers
+ * gives the same map.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Explainer, ExplainRequest, ExplanationMap } from '../explainer';
+import type { Target } from '../../model/types';
 import { throwIfCancelled } from '../../../shared/errors';
-import { attributeBatch, BASE_ATTRIBUTIONS, type BaseAttribution } from './input-attribution';
-import { blackImage, channelSumMap, valueRange } from './input-request';
+import { spreadShards, type ShardContext, type ShardKind } from '../../compute/spread';
+import { attributeBatch, BASE_ATTRIBUTIONS, integratedGradientsAttribution, type BaseAttribution } from './input-attribution';
+import { channelSumMap, valueRange } from './input-request';
 import { batchSizeOf, choiceParam, integerParam, numberParam, singleImage } from './request-checks';
 import { integratedGradients } from './integrated-gradients';
-import { DEFAULT_SEED, gaussianSource, mulberry32 } from './seeded-random';
+import { DEFAULT_SEED, gaussianAt } from './seeded-random';
 import { yieldToEventLoop } from './event-loop';
+import { imageArrays, shardCount, shardItems, shardProgress, shardSize, shardState, type ImageArrays } from './method-shards';
 
 const LABEL = 'SmoothGrad';
+
+export interface SmoothGradPayload extends ImageArrays {
+  target: Target;
+  base: BaseAttribution;
+  samples: number;
+  /** Standard deviation of the noise, in input units. */
+  std: number;
+  seed: number;
+  /** IG's interval count (base = IG). */
+  steps: number;
+  batchSize: number;
+  /** Copies per shard; with base = IG, path points per shard. */
+  perShard: number;
+}
+
+/** How many items the shards split: the copies, or with base = IG every copy's steps + 1 path points. */
+function itemsOf(q: Pick<SmoothGradPayload, 'base' | 'samples' | 'steps'>): number {
+  return q.base === 'ig' ? q.samples * (q.steps + 1) : q.samples;
+}
+
+/** Copies first … first + count − 1 of the input with their noise, [count, h, w, c]. */
+function noisyCopies(q: SmoothGradPayload, x: tf.Tensor4D, first: number, count: number): tf.Tensor4D {
+  const [, h, w, c] = q.shape;
+  const size = h * w * c;
+  // Copy k's noise is values k · size … (k + 1) · size − 1 of the one stream.
+  const normal = gaussianAt(q.seed, first * size);
+  const noise = new Float32Array(count * size);
+  for (let i = 0; i < noise.length; i++) noise[i] = q.std * normal();
+  return tf.tidy(() => tf.add(x, tf.tensor4d(noise, [count, h, w, c])) as tf.Tensor4D);
+}
+
+interface Images {
+  x: tf.Tensor4D;
+  black: tf.Tensor4D;
+}
+
+/** Σ of the base attribution over copies [first, end), batch by batch, [1, h, w, c]. */
+async function copiesSum(q: SmoothGradPayload, [first, end]: [number, number], ctx: ShardContext, { x, black }: Images): Promise<tf.Tensor> {
+  const batch = { adapter: ctx.adapter, target: q.target, black, steps: q.steps, batchSize: q.batchSize, signal: ctx.signal };
+  let sum: tf.Tensor = tf.zeros(q.shape);
+  try {
+    for (let start = first; start < end; start += q.batchSize) {
+      if (start > first) await yieldToEventLoop();
+      throwIfCancelled(ctx.signal);
+      const b = Math.min(q.batchSize, end - start);
+      const noisy = noisyCopies(q, x, start, b);
+      const attribution = await attributeBatch(q.base, noisy, batch).finally(() => noisy.dispose());
+      const next = tf.tidy(() => tf.add(sum, tf.sum(attribution, 0, true)));
+      attribution.dispose();
+      sum.dispose();
+      sum = next;
+    }
+    return sum;
+  } catch (err) {
+    sum.dispose();
+    throw err;
+  }
+}
+
+/**
+ * IG's attribution summed over path points [first, end) of the list of all copies' points (copy
+ * k's point j is number k · (steps + 1) + j), [1, h, w, c]; IG batches the points itself.
+ */
+async function pathPointsSum(q: SmoothGradPayload, [first, end]: [number, number], ctx: ShardContext, { x, black }: Images): Promise<tf.Tensor> {
+  const perSample = q.steps + 1;
+  const s0 = Math.floor(first / perSample);
+  const s1 = Math.floor((end - 1) / perSample);
+  throwIfCancelled(ctx.signal);
+  const noisy = noisyCopies(q, x, s0, s1 - s0 + 1);
+  const path = await integratedGradientsAttribution(ctx.adapter, noisy, black, q.target, {
+    steps: q.steps, batchSize: q.batchSize, signal: ctx.signal, nodes: [first - s0 * perSample, end - s0 * perSample],
+  }).finally(() => noisy.dispose());
+  const sum = tf.tidy(() => tf.sum(path.attribution, 0, true));
+  path.attribution.dispose();
+  return sum;
+}
+
+/** Shard i: the sum of its copies' (or path points') attributions, [h · w · c]. */
+export const smoothGradShard: ShardKind<SmoothGradPayload, Float32Array> = {
+  kind: 'smoothgrad-samples',
+  async run(q, index, ctx) {
+    const images = shardState<Images>(ctx, 'smoothgrad', () => ({ x: tf.tensor4d(q.input, q.shape), black: tf.tensor4d(q.black, q.shape) }), (t) => tf.dispose([t.x, t.black]));
+    const items = shardItems(index, q.perShard, itemsOf(q));
+    const sum = await (q.base === 'ig' ? pathPointsSum(q, items, ctx, images) : copiesSum(q, items, ctx, images));
+    try {
+      return (await sum.data()) as Float32Array;
+    } finally {
+      sum.dispose();
+    }
+  },
+};
 
 export const smoothGrad: Explainer = {
   id: 'smoothgrad',
@@ -41,34 +142,14 @@ export const smoothGrad: Explainer = {
     const std = sigma * (hi - lo);
     throwIfCancelled(signal);
 
-    const [, h, w, c] = input.shape;
-    const size = h * w * c;
-    const normal = gaussianSource(mulberry32(req.seed ?? DEFAULT_SEED));
-    const black = blackImage(req.black, input);
-    let sum: tf.Tensor = tf.zerosLike(input);
-    try {
-      for (let start = 0; start < samples; start += batchSize) {
-        throwIfCancelled(signal);
-        const b = Math.min(batchSize, samples - start);
-        const noise = new Float32Array(b * size);
-        for (let i = 0; i < noise.length; i++) noise[i] = std * normal();
-        const noisy = tf.tidy(() => tf.add(input, tf.tensor4d(noise, [b, h, w, c])) as tf.Tensor4D);
-        const attribution = await attributeBatch(base, noisy, {
-          adapter, target, black, steps, batchSize, signal,
-          onProgress: onProgress && ((f) => onProgress((start + f * b) / samples)),
-        }).finally(() => noisy.dispose());
-        const next = tf.tidy(() => tf.add(sum, tf.sum(attribution, 0, true)));
-        attribution.dispose();
-        sum.dispose();
-        sum = next;
-        onProgress?.((start + b) / samples);
-        await yieldToEventLoop();
-      }
-      throwIfCancelled(signal);
-      return await channelSumMap(tf.div(sum, samples) as tf.Tensor4D);
-    } finally {
-      sum.dispose();
-      black.dispose();
-    }
+    const total = itemsOf({ base, samples, steps });
+    const perShard = shardSize(total, batchSize);
+    const payload: SmoothGradPayload = {
+      ...(await imageArrays(input, req.black)), target, base, samples, std, seed: req.seed ?? DEFAULT_SEED, steps, batchSize, perShard,
+    };
+    const parts = await spreadShards(req.spread, smoothGradShard, payload, shardCount(total, perShard), { adapter, signal, spread: req.spread }, shardProgress(onProgress, total, perShard));
+    const sum = new Float64Array(payload.input.length); // the shards' parts in shard order
+    for (const part of parts) for (let i = 0; i < sum.length; i++) sum[i] += part[i];
+    return channelSumMap(tf.tensor4d(Float32Array.from(sum, (v) => v / samples), input.shape));
   },
 };
