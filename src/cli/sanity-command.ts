@@ -8,15 +8,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError } from '../shared/errors';
-import { describeBackend, initBackend } from '../extension/backend/backends';
-import { loadModel, type LoadedModel } from '../extension/model/load';
+import { describeBackend } from '../extension/backend/backends';
 import { parseTargetSpec } from '../extension/model/targets';
 import { explainerById } from '../extension/explain/registry';
 import { encodeNpy } from '../extension/image/npy';
-import { runSanityCheck } from '../extension/sanity/run-sanity';
+import { describeJob, type ModelInfo } from '../extension/compute/jobs/describe';
+import { sanityJob, type SanityEvents, type SanityJobArgs } from '../extension/compute/jobs/sanity';
 import { SIMILARITY_NAMES, type SanityMode, type SanityResult, type SimilarityName } from '../extension/sanity/types';
 import { writeStripPng } from './strip-png';
 import { parseBackend, parseIntOption, parseParams, parsePreprocess } from './args';
+import { COMPUTE_OPTIONS, modelRef, ONNX_USAGE, startPool, WORKERS_USAGE } from './compute';
 
 export const SANITY_USAGE = `usage: xai-lens sanity <image...> --model <model file or its folder> [options]
 
@@ -33,6 +34,8 @@ export const SANITY_USAGE = `usage: xai-lens sanity <image...> --model <model fi
   --layer <name>        layer for CAM methods (default: last spatial layer)
   --param <k=v,...>     method parameters, as for explain
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
+${WORKERS_USAGE}
+${ONNX_USAGE}
   --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: the model's metadata, else unit)
   --out <dir>           write every map (<image>.<method>.step<k>.npy) and a strip PNG per image
   --json                print one JSON object on stdout`;
@@ -57,6 +60,7 @@ export async function sanityCommand(argv: string[]): Promise<number> {
       layer: { type: 'string' },
       param: { type: 'string', multiple: true },
       backend: { type: 'string' },
+      ...COMPUTE_OPTIONS,
       preprocess: { type: 'string' },
       out: { type: 'string', short: 'o' },
       json: { type: 'boolean' },
@@ -87,25 +91,34 @@ export async function sanityCommand(argv: string[]): Promise<number> {
   const backendChoice = parseBackend(values.backend);
   const presetArg = parsePreprocess(values.preprocess);
 
-  const backend = await initBackend(backendChoice);
-  const model = await loadModel(values.model);
-  let twin: LoadedModel | undefined;
+  const { pool, backend } = await startPool({ workers: values.workers, backend: backendChoice });
   try {
-    if (values['random-labels-model']) twin = await loadModel(values['random-labels-model']);
-    const target = parseTargetSpec(values.target ?? 'top', model.labels, model.adapter.outputSize);
+    const ref = modelRef(values.model, values);
+    const model = await pool.run<ModelInfo>(describeJob.kind, { model: ref, layer: values.layer }, { model: ref });
+    const twinFile = values['random-labels-model'];
+    const target = parseTargetSpec(values.target ?? 'top', model.labels, model.outputSize);
     const preprocess = presetArg ?? model.preprocess ?? 'unit';
     const outDir = values.out === undefined ? undefined : path.resolve(values.out);
     if (outDir) fs.mkdirSync(outDir, { recursive: true });
     const maps = new Map<string, { step: number; method: string; map: Float32Array; height: number; width: number; signed: boolean }[]>();
-    const result = await runSanityCheck({
-      model, images: positionals, methods, mode: mode as SanityMode, seed, target, layer: values.layer, preprocess, params, metric, threshold,
-      randomLabelsModel: twin,
-      onProgress: values.json || !process.stderr.isTTY ? undefined : (f, message) => process.stderr.write(`\r${(f * 100).toFixed(0).padStart(3)}% ${message.padEnd(60).slice(0, 60)}`),
-      onMap: outDir ? (e) => {
-        const stem = path.basename(e.image).replace(/\.[^.]+$/, '');
-        fs.writeFileSync(path.join(outDir, `${stem}.${e.method}.step${e.step}.npy`), encodeNpy(e.map, [e.height, e.width]));
-        maps.set(e.image, [...(maps.get(e.image) ?? []), e]);
-      } : undefined,
+    const progress = values.json || !process.stderr.isTTY ? undefined : (f: number, message: string) => process.stderr.write(`\r${(f * 100).toFixed(0).padStart(3)}% ${message.padEnd(60).slice(0, 60)}`);
+    const args: SanityJobArgs = {
+      model: ref, ...(twinFile ? { twin: modelRef(twinFile, values) } : {}), images: positionals, methods: methods.map((m) => m.id),
+      mode: mode as SanityMode, seed, target, layer: values.layer, preprocess, params, metric, threshold,
+    };
+    const result = await pool.run<SanityResult>(sanityJob.kind, args, {
+      model: ref,
+      onEvent: (name, data) => {
+        if (name === 'progress') {
+          const p = data as SanityEvents['progress'];
+          progress?.(p.fraction, p.message);
+        } else if (name === 'map' && outDir) {
+          const e = data as SanityEvents['map'];
+          const stem = path.basename(e.image).replace(/\.[^.]+$/, '');
+          fs.writeFileSync(path.join(outDir, `${stem}.${e.method}.step${e.step}.npy`), encodeNpy(e.map, [e.height, e.width]));
+          maps.set(e.image, [...(maps.get(e.image) ?? []), e]);
+        }
+      },
     });
     if (!values.json && process.stderr.isTTY) process.stderr.write('\n');
     const strips: Record<string, string> = {};
@@ -125,8 +138,7 @@ export async function sanityCommand(argv: string[]): Promise<number> {
     }
     return failedRequired.length > 0 ? EXIT_SANITY_FAILED : 0;
   } finally {
-    model.adapter.dispose();
-    twin?.adapter.dispose();
+    await pool.dispose();
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * The sanity-check panel: runs Adebayo et al.'s randomization checks on one or more images with
  * the workspace's model and streams the strip's maps, then the similarities and verdicts. The
- * run works on its own copy of the model (loaded once per run), so explain panels computing at
- * the same time never see randomized weights; the copy's weights are restored after each run.
+ * check is a job of the compute pool: each worker randomizes its own copy of the model only while
+ * it computes steps of the check, and puts the weights back before it takes other work, so
+ * explain panels computing at the same time never see randomized weights.
  */
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
@@ -10,10 +11,11 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { MessageType, type FromPanelMessage, type SanityViewState } from '../../shared/protocol';
 import { UserError } from '../../shared/errors';
-import { EXPLAINERS, explainerById, whyNotApplicable } from '../explain/registry';
+import { EXPLAINERS, explainerById } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
-import { loadModel, modelDisplayName, type LoadedModel } from '../model/load';
-import { runSanityCheck } from '../sanity/run-sanity';
+import { modelDisplayName } from '../model/load';
+import { sanityJob, type SanityEvents, type SanityJobArgs } from '../compute/jobs/sanity';
+import type { SanityResult } from '../sanity/types';
 import { findModelFiles } from '../commands/model-choice';
 import { PanelBase } from './panel-base';
 import { DeferredProgress } from './deferred-progress';
@@ -65,19 +67,16 @@ export class SanityPanel extends PanelBase {
       const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
       await this.services.backend.ensure();
       const file = await this.services.resolveModelPath();
-      await this.services.models.with(file, async (model) => {
-        const randomizer = model.adapter.randomizer();
-        const noCascade = typeof randomizer === 'string' ? randomizer : undefined;
-        this.post({
-          type: MessageType.SanityInit,
-          state: this.state,
-          imageName: path.basename(this.state.images[0]),
-          image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
-          imageMime: 'image/png',
-          model: { name: model.name, file: vscode.workspace.asRelativePath(model.file) },
-          backend: this.services.backend.current?.backend ?? 'unknown',
-          methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: whyNotApplicable(e, model.adapter) ?? noCascade })),
-        });
+      const model = await this.services.describe(file);
+      this.post({
+        type: MessageType.SanityInit,
+        state: this.state,
+        imageName: path.basename(this.state.images[0]),
+        image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
+        imageMime: 'image/png',
+        model: { name: model.name, file: vscode.workspace.asRelativePath(model.file) },
+        backend: this.services.backend.current?.backend ?? 'unknown',
+        methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: model.unavailable[e.id] ?? model.noRandomizer })),
       });
     } catch (err) {
       this.report(undefined, err);
@@ -119,45 +118,46 @@ export class SanityPanel extends PanelBase {
     this.post({ type: MessageType.Started, requestId, reason: 'request' });
     const t0 = performance.now();
     const progress = new DeferredProgress(`XAI Lens: sanity check of ${path.basename(this.state.images[0])}`, () => run.abort.abort(), 0);
-    let model: LoadedModel | undefined;
-    let twin: LoadedModel | undefined;
     try {
-      await this.services.backend.ensure();
+      const pool = await this.services.compute();
       const file = await this.services.resolveModelPath();
-      progress.report({ message: 'loading a copy of the model' });
-      model = await loadModel(file);
+      progress.report({ message: 'loading the model' });
+      const info = await this.services.describe(file);
       const twinFile = this.twinPath();
-      if (twinFile) twin = await loadModel(twinFile);
-      const methods = this.state.methods.map(explainerById);
-      if (methods.length === 0) throw new UserError('pick at least one method to check');
+      if (this.state.methods.length === 0) throw new UserError('pick at least one method to check');
+      // Unknown ids fail here, before a worker is asked.
+      const methods = this.state.methods.map((id) => explainerById(id).id);
       const first = this.state.images[0];
       let last = 0;
-      const result = await runSanityCheck({
-        model, images: this.state.images, methods, mode: this.state.mode, seed: this.state.seed, target: 'top',
-        preprocess: this.services.preprocessFor(model), metric: this.state.metric, threshold: this.state.threshold,
-        randomLabelsModel: twin, signal: run.abort.signal,
-        onProgress: (fraction, message) => {
-          if (this.run !== run) return;
+      const model = this.services.modelRef(file);
+      const args: SanityJobArgs = {
+        model, ...(twinFile ? { twin: this.services.modelRef(twinFile) } : {}), images: this.state.images, methods,
+        mode: this.state.mode, seed: this.state.seed, target: 'top', preprocess: this.services.preprocessFor(info),
+        metric: this.state.metric, threshold: this.state.threshold,
+      };
+      const onEvent = (name: string, data: unknown) => {
+        if (this.run !== run) return;
+        if (name === 'progress') {
+          const { fraction, message } = data as SanityEvents['progress'];
           progress.report({ message, increment: Math.max(0, (fraction - last) * 100) });
           last = fraction;
           this.post({ type: MessageType.SanityProgress, requestId, fraction, message });
-        },
-        onMap: (e) => {
-          if (this.run !== run || e.image !== first) return;
-          const data = e.map;
+        } else if (name === 'map') {
+          const e = data as SanityEvents['map'];
+          if (e.image !== first) return;
+          const map = e.map;
           this.post({
             type: MessageType.SanityMap, requestId, method: e.method, step: e.step, height: e.height, width: e.width, signed: e.signed,
-            data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+            data: map.buffer.slice(map.byteOffset, map.byteOffset + map.byteLength) as ArrayBuffer,
           });
-        },
-      });
+        }
+      };
+      const result = await pool.run<SanityResult>(sanityJob.kind, args, { signal: run.abort.signal, onEvent, model });
       if (this.run === run) this.post({ type: MessageType.SanityResult, requestId, result, ms: performance.now() - t0 });
     } catch (err) {
       if (this.run === run) this.report(requestId, err);
     } finally {
       progress.done();
-      model?.adapter.dispose();
-      twin?.adapter.dispose();
       if (this.run === run) this.run = undefined;
     }
   }

@@ -9,14 +9,19 @@
  * so a step costs its re-initialisation (one block's weights) plus the method runs; images are
  * decoded once, each original map is prepared for comparison once (similarity.ts).
  *
+ * Spreading: the original model's maps come first (every step is compared with them), then the
+ * twin's; then the randomization steps are shards (step-shard.ts) that any worker of the compute
+ * pool may compute, each on its own copy of the model, measuring the similarities of its maps
+ * itself. Without a spread they run here, one after another. The results are combined in step
+ * order and do not depend on who computed which step.
+ *
  * The target of every image is fixed from the original model (its top class, or the given
  * index) for all steps and for the twin. The model's weights are restored bit for bit when the
- * run ends, fails or is cancelled.
+ * run ends, fails or is cancelled, in every worker that computed a step.
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { throwIfCancelled, UserError } from '../../shared/errors';
-import { resizeMap } from '../../shared/map-ops';
 import type { Explainer, MethodParams } from '../explain/explainer';
 import { paramsFor } from '../explain/explain-image';
 import { autoBatchSize } from '../explain/batch-size';
@@ -25,8 +30,10 @@ import { yieldToEventLoop } from '../explain/methods/event-loop';
 import type { PreprocessPreset } from '../image/preprocess';
 import type { LoadedModel } from '../model/load';
 import type { ModelAdapter, RandomizableBlock, WeightSnapshot } from '../model/types';
-import { loadSanityInputs, type SanityInputs } from './inputs';
+import { spreadShards, type Spread } from '../compute/spread';
+import { loadSanityInputs } from './inputs';
 import { MapReference } from './similarity';
+import { explainAtInput, lendToLocalSteps, sanityStepShard, type SanityStepPayload, type StepMap } from './step-shard';
 import { SIMILARITY_NAMES, type DataRandomization, type SanityMode, type SanityResult, type SanityStep, type Similarities, type SimilarityName } from './types';
 import { DEFAULT_METRIC, DEFAULT_THRESHOLD, ruleText, summarize, summarizeData } from './verdict';
 
@@ -41,6 +48,8 @@ export interface SanityMapEvent {
   height: number;
   width: number;
   signed: boolean;
+  /** The method run's own time (ms), wherever it ran. */
+  ms: number;
 }
 
 export interface SanityOptions {
@@ -64,6 +73,8 @@ export interface SanityOptions {
   threshold?: number;
   /** Data randomization: the same architecture trained on permuted labels. */
   randomLabelsModel?: LoadedModel;
+  /** Where the randomization steps may spread to (absent: they run here, in order). */
+  spread?: Spread;
   signal?: AbortSignal;
   onProgress?: (fraction: number, message: string) => void;
   onMap?: (e: SanityMapEvent) => void;
@@ -129,17 +140,6 @@ async function targetsOf(adapter: ModelAdapter, inputs: readonly tf.Tensor4D[], 
   return out;
 }
 
-/** One method's map of one image, brought to the input resolution as explain-image does. */
-async function explainOne(adapter: ModelAdapter, run: MethodRun, x: tf.Tensor4D, index: number, data: SanityInputs, opts: SanityOptions): Promise<{ map: Float32Array; signed: boolean }> {
-  const [h, w] = adapter.inputShape;
-  const m = await run.method.explain({
-    adapter, input: x, target: { index, space: 'logit' }, layer: opts.layer, params: run.params, seed: opts.seed,
-    batchSize: run.batchSize, black: data.black, inputRange: data.range, signal: opts.signal,
-  });
-  const map = m.height === h && m.width === w ? m.data : resizeMap(m.data, m.height, m.width, h, w);
-  return { map, signed: m.signed === true };
-}
-
 export async function runSanityCheck(opts: SanityOptions): Promise<SanityResult> {
   const { adapter, labels } = opts.model;
   const randomizer = adapter.randomizer();
@@ -160,43 +160,87 @@ export async function runSanityCheck(opts: SanityOptions): Promise<SanityResult>
   const data = await loadSanityInputs(opts.images, adapter, opts.preprocess, opts.signal);
   let snapshot: WeightSnapshot | undefined;
   try {
+    // Held for the whole run: step 0 sees the trained weights, and no other check can randomize
+    // this copy of the model meanwhile. The steps run here borrow it (step-shard.ts).
     snapshot = randomizer.snapshot();
     const targets = await targetsOf(adapter, data.inputs, opts.target);
     const refs: MapReference[][] = opts.images.map(() => []);
+    const originals: Float32Array[][] = opts.images.map(() => []);
     // sims[image][method][step]
     const sims: Similarities[][][] = opts.images.map(() => runs.map(() => []));
     const twinSims: Similarities[][] = opts.images.map(() => []);
+    const progress = (what: string, i: number, m: number) => opts.onProgress?.(done / total, `${what}: ${runs[m].method.label} on ${path.basename(opts.images[i])}`);
+    const mapEvent = (step: number, i: number, m: number, map: Float32Array, signed: boolean, ms: number) =>
+      opts.onMap?.({ image: opts.images[i], method: runs[m].method.id, step, map, height: h, width: w, signed, ms });
 
-    /** Every method on every image with the model as it is now; `use` gets each map. */
-    const sweep = async (what: string, on: ModelAdapter, use: (i: number, m: number, map: Float32Array, signed: boolean) => void) => {
-      for (const [i, x] of data.inputs.entries()) {
+    /** Every method on every image with the model `on` as it is now; `use` gets each map. */
+    const sweep = async (what: string, on: ModelAdapter, use: (i: number, m: number, map: Float32Array, signed: boolean, ms: number) => void) => {
+      for (const [i, input] of data.inputs.entries()) {
         for (const [m, run] of runs.entries()) {
           throwIfCancelled(opts.signal);
-          opts.onProgress?.(done / total, `${what}: ${run.method.label} on ${path.basename(opts.images[i])}`);
-          const { map, signed } = await explainOne(on, run, x, targets[i], data, opts);
-          use(i, m, map, signed);
+          progress(what, i, m);
+          const r = await explainAtInput(on, run.method, {
+            input, target: targets[i], layer: opts.layer, params: run.params, seed: opts.seed, batchSize: run.batchSize,
+            black: data.black, range: data.range, signal: opts.signal,
+          });
+          use(i, m, r.map, r.signed, r.ms);
           done++;
           // Lets a cancel request or a progress message through between method runs.
           await yieldToEventLoop();
         }
       }
     };
-    const stepSweep = (s: number, what: string) => sweep(what, adapter, (i, m, map, signed) => {
-      if (s === 0) refs[i][m] = new MapReference(map, h, w);
-      sims[i][m].push(refs[i][m].compare(map));
-      opts.onMap?.({ image: opts.images[i], method: runs[m].method.id, step: s, map, height: h, width: w, signed });
-    });
 
-    await stepSweep(0, 'original model');
+    await sweep('original model', adapter, (i, m, map, signed, ms) => {
+      refs[i][m] = new MapReference(map, h, w);
+      originals[i][m] = map;
+      sims[i][m].push(refs[i][m].compare(map));
+      mapEvent(0, i, m, map, signed, ms);
+    });
     if (twin) await sweep('random-labels model', twin.adapter, (i, m, map) => twinSims[i].push(refs[i][m].compare(map)));
-    for (let s = 1; s < steps.length; s++) {
-      throwIfCancelled(opts.signal);
-      // Cascading: one more block on top of the ones already random. Independent: the previous
-      // block back to its trained weights, then this one random.
-      if (opts.mode === 'independent' && s > 1) snapshot.restore(s - 2);
-      snapshot.reinitialize(s - 1, opts.seed);
-      await stepSweep(s, `step ${s}/${steps.length - 1}, ${blocks[s - 1].name} re-initialised`);
-    }
+
+    // The randomization steps: shard j is step j + 1.
+    const stepName = (s: number) => `step ${s}/${steps.length - 1}, ${blocks[s - 1].name} re-initialised`;
+    const perStep = opts.images.length * runs.length;
+    /** How many maps of each step were reported, in (image, method) order. */
+    const reported = new Array<number>(steps.length).fill(0);
+    const report = (step: number, k: number, r: StepMap) => {
+      const i = Math.floor(k / runs.length);
+      const m = k % runs.length;
+      mapEvent(step, i, m, r.map, r.signed, r.ms);
+      reported[step]++;
+      done++;
+    };
+    /** A callback's error while another worker's step arrived: stops the run at the next method run here. */
+    let failure: { error: unknown } | undefined;
+    const payload: SanityStepPayload = {
+      mode: opts.mode, seed: opts.seed, blocks: blocks.length, ...(opts.layer !== undefined ? { layer: opts.layer } : {}),
+      methods: runs.map((r) => r.method.id), params: runs.map((r) => r.params), batchSizes: runs.map((r) => r.batchSize),
+      inputs: await Promise.all(data.inputs.map(async (x) => (await x.data()) as Float32Array)),
+      shape: data.inputs[0].shape, black: (await data.black.data()) as Float32Array, range: data.range, targets, originals,
+    };
+    lendToLocalSteps(payload, {
+      methods: runs.map((r) => r.method), inputs: data.inputs, black: data.black, refs, snapshot,
+      before: (step, i, m) => {
+        if (failure) throw failure.error;
+        progress(stepName(step), i, m);
+      },
+      after: (step, i, m, r) => report(step, i * runs.length + m, r),
+    });
+    const results = await spreadShards(opts.spread, sanityStepShard, payload, steps.length - 1, { adapter, signal: opts.signal }, (index, r) => {
+      const step = index + 1;
+      if (reported[step] === perStep) return;
+      // Computed by another worker: its maps arrive together.
+      try {
+        for (let k = reported[step]; k < perStep; k++) report(step, k, r.maps[Math.floor(k / runs.length)][k % runs.length]);
+        opts.onProgress?.(done / total, stepName(step));
+      } catch (error) {
+        // Thrown here, it would escape from the message handler that delivered the step.
+        failure ??= { error };
+      }
+    });
+    if (failure) throw failure.error;
+    for (const r of results) r.maps.forEach((row, i) => row.forEach((x, m) => sims[i][m].push(x.similarities)));
     opts.onProgress?.(1, 'done');
 
     const methods = runs.map((r) => ({ id: r.method.id, label: r.method.label }));
