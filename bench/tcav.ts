@@ -1,9 +1,11 @@
 /**
  * TCAV: seconds for 20 runs × 3 concepts × 2 layers with 50 images per set on the demo model,
- * split into activations, CAV training and directional derivatives; the second run with a warm
- * activation cache ÷ the first; and the activations phase ÷ its floor, plain batched forward
- * passes over the same (already decoded) images. `--only tcav-memory` adds the memory case: 500
- * images per set at MobileNetV2's last 7×7×1280 activation (random weights), peak resident memory.
+ * split into activations, CAV training and directional derivatives, and how many CAVs each run
+ * trained; the second run with warm activation and CAV caches ÷ the first, and a third as from a
+ * new process (image hashes not remembered); and the activations phase ÷ its floor, plain batched
+ * forward passes over the same (already decoded) images. `--only tcav-memory` adds the memory
+ * case: 500 images per set at MobileNetV2's last 7×7×1280 activation (random weights), peak
+ * resident memory.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,6 +20,8 @@ import { preprocess } from '../src/extension/image/preprocess';
 import { autoBatchSize } from '../src/extension/explain/batch-size';
 import { readExperiment } from '../src/extension/tcav/experiment';
 import { runTcav } from '../src/extension/tcav/run-tcav';
+import { trainCav } from '../src/extension/tcav/cav';
+import { forgetImageHashes } from '../src/extension/tcav/activation-cache';
 import type { TcavResult } from '../src/shared/tcav';
 import { makeBackgroundImage, makeShapeImage, mulberry32 } from '../demo/synthetic';
 import { buildMobileNetV2 } from './mobilenet-v2';
@@ -74,6 +78,15 @@ async function forwardFloorSeconds(model: LoadedModel, files: string[], layers: 
 const split = (r: TcavResult) =>
   `${r.timings.total.toFixed(1)} s (activations ${r.timings.activations.toFixed(1)} s, CAVs ${r.timings.cavs.toFixed(1)} s, derivatives ${r.timings.derivatives.toFixed(1)} s; ${r.cache.computed} computed, ${r.cache.hits} cached)`;
 
+/** runTcav that also says how many CAVs it trained (the rest came from the CAV cache). */
+async function timedRun(opts: Parameters<typeof runTcav>[0]): Promise<{ result: TcavResult; trained: number }> {
+  let trained = 0;
+  const result = await runTcav({ ...opts, trainCav: (...args) => { trained++; return trainCav(...args); } });
+  return { result, trained };
+}
+
+const cavCount = (r: TcavResult) => r.layers.length * r.runs * (r.cells.length / r.layers.length + 1);
+
 export async function benchTcav(): Promise<string[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-tcav-bench-'));
   try {
@@ -82,16 +95,20 @@ export async function benchTcav(): Promise<string[]> {
     const model = await loadModel(modelFile);
     try {
       const exp = readExperiment(file);
-      const cold = await runTcav({ experiment: exp, model, preprocess: model.preprocess ?? 'unit' });
-      const warm = await runTcav({ experiment: exp, model, preprocess: model.preprocess ?? 'unit' });
+      const cold = await timedRun({ experiment: exp, model, preprocess: model.preprocess ?? 'unit' });
+      const warm = await timedRun({ experiment: exp, model, preprocess: model.preprocess ?? 'unit' });
+      forgetImageHashes();
+      const fresh = await timedRun({ experiment: exp, model, preprocess: model.preprocess ?? 'unit' });
+      const cavs = (run: typeof cold) => `${run.trained} of ${cavCount(run.result)} CAVs trained`;
       const examples = [...new Set([...exp.concepts.flatMap((x) => x.images), ...exp.randomSets.flat()])];
       const floor = await forwardFloorSeconds(model, examples, exp.layers);
       return [
         `TCAV on the demo model, ${exp.runs} runs × ${exp.concepts.length} concepts × ${exp.layers.length} layers, ${exp.imagesPerSet} images per set (${examples.length} example images, ${exp.classImages.length} class images):`,
-        `  cold cache  ${split(cold)}`,
-        `  warm cache  ${split(warm)}`,
-        `  warm ÷ cold ${ratio(warm.timings.total, cold.timings.total)}`,
-        `  activations ÷ plain batched forward passes over the same decoded images ${ratio(cold.timings.activations, floor)} (${floor.toFixed(2)} s; the rest is decoding and writing the cache)`,
+        `  cold cache  ${split(cold.result)}; ${cavs(cold)}`,
+        `  warm cache  ${split(warm.result)}; ${cavs(warm)}`,
+        `  warm ÷ cold ${ratio(warm.result.timings.total, cold.result.timings.total)}`,
+        `  warm cache, image hashes not remembered (a rerun in a new process, as from the CLI) ${split(fresh.result)}; ${cavs(fresh)}; ÷ cold ${ratio(fresh.result.timings.total, cold.result.timings.total)}`,
+        `  activations ÷ plain batched forward passes over the same decoded images ${ratio(cold.result.timings.activations, floor)} (${floor.toFixed(2)} s; the rest is decoding and writing the cache)`,
       ];
     } finally {
       model.adapter.dispose();

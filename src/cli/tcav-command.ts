@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError } from '../shared/errors';
 import type { TcavResult } from '../shared/tcav';
-import { describeBackend, initBackend } from '../extension/backend/backends';
-import { loadModel } from '../extension/model/load';
+import { describeBackend } from '../extension/backend/backends';
+import { tcavJob, type TcavEvents, type TcavJobArgs } from '../extension/compute/jobs/tcav';
 import { readExperiment } from '../extension/tcav/experiment';
-import { runTcav } from '../extension/tcav/run-tcav';
 import { resultsDir, saveResult } from '../extension/tcav/results-file';
 import { parseBackend, parseIntOption, parsePreprocess } from './args';
+import { COMPUTE_OPTIONS, modelRef, ONNX_USAGE, startPool, WORKERS_USAGE } from './compute';
 
 export const TCAV_USAGE = `usage: xai-lens tcav <experiment.json> [--model <model>] [options]
 
@@ -22,6 +22,8 @@ export const TCAV_USAGE = `usage: xai-lens tcav <experiment.json> [--model <mode
   --cache <dir>         activation cache (default: .cache/tcav beside the experiment)
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
   --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: the model's metadata, else unit)
+${WORKERS_USAGE}
+${ONNX_USAGE}
   --json                print the result as one JSON object on stdout`;
 
 export async function tcavCommand(argv: string[]): Promise<number> {
@@ -36,6 +38,7 @@ export async function tcavCommand(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       preprocess: { type: 'string' },
       json: { type: 'boolean' },
+      ...COMPUTE_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -50,14 +53,24 @@ export async function tcavCommand(argv: string[]): Promise<number> {
   if (!modelPath) throw new UserError(`--model is required: ${experiment.file} names no "model"`);
   const backendChoice = parseBackend(values.backend);
   const presetArg = parsePreprocess(values.preprocess);
-  const backend = await initBackend(backendChoice);
-  const model = await loadModel(modelPath);
+  const { pool, backend } = await startPool({ workers: values.workers, backend: backendChoice });
   try {
     const showProgress = !values.json && process.stderr.isTTY;
-    const result = await runTcav({
-      experiment, model, preprocess: presetArg ?? model.preprocess ?? 'unit',
+    const model = modelRef(path.resolve(modelPath), values);
+    // The worker reads the experiment again: here it only names the model and is checked before the pool starts.
+    const args: TcavJobArgs = {
+      experiment: experiment.file, runs, model, preprocess: presetArg,
       cacheDir: values.cache === undefined ? undefined : path.resolve(values.cache),
-      onProgress: showProgress ? (p) => process.stderr.write(`\r${(p.fraction * 100).toFixed(0).padStart(3)}% ${p.message.padEnd(60).slice(0, 60)}`) : undefined,
+    };
+    const result = await pool.run<TcavResult>(tcavJob.kind, args, {
+      model,
+      onEvent: showProgress
+        ? (event, data) => {
+            if (event !== 'progress') return;
+            const p = data as TcavEvents['progress'];
+            process.stderr.write(`\r${(p.fraction * 100).toFixed(0).padStart(3)}% ${p.message.padEnd(60).slice(0, 60)}`);
+          }
+        : undefined,
     });
     if (showProgress) process.stderr.write('\n');
     const file = saveResult(result, values.out === undefined ? resultsDir(experiment.file) : path.resolve(values.out));
@@ -65,7 +78,7 @@ export async function tcavCommand(argv: string[]): Promise<number> {
     else printHuman(result, describeBackend(backend), file);
     return 0;
   } finally {
-    model.adapter.dispose();
+    await pool.dispose();
   }
 }
 

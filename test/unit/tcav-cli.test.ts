@@ -106,7 +106,9 @@ test('the human report names every concept and layer, says significant or n.s., 
   assert.ok(m, r.stdout);
   assert.deepEqual([Number(m[1]), Number(m[2])], [0, 2 * (20 + 30 + 10)], '2 runs: 3 random sets of 10');
   const cached = fs.readdirSync(cache, { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
-  assert.equal(cached.length, Number(m[2]));
+  assert.equal(cached.filter((d) => d.name.endsWith('.f32')).length, Number(m[2]));
+  assert.equal(cached.filter((d) => d.name.endsWith('.cav')).length, 2 * 2 * 3, 'a CAV per layer, run and (concept or random-vs-random)');
+  assert.equal(cached.length, Number(m[2]) + 12);
   assert.equal(fs.existsSync(path.join(dir, '.cache')), false);
   const saved = /^saved\s+(.+)$/m.exec(r.stdout)?.[1];
   assert.ok(saved && path.dirname(saved) === out, r.stdout);

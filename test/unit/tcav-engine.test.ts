@@ -22,7 +22,7 @@ import { gaussianSource, mulberry32 } from '../../src/extension/explain/methods/
 import { readExperiment, type ResolvedExperiment } from '../../src/extension/tcav/experiment';
 import { runTcav, type RunTcavOptions } from '../../src/extension/tcav/run-tcav';
 import { ActivationCache, modelHash } from '../../src/extension/tcav/activation-cache';
-import { ensureFeatures } from '../../src/extension/tcav/features';
+import { ensureFeatures } from '../../src/extension/tcav/chunk-shard';
 import { trainCav } from '../../src/extension/tcav/cav';
 import { CancelledError, UserError } from '../../src/shared/errors';
 import type { TcavResult } from '../../src/shared/tcav';
@@ -53,6 +53,11 @@ function options(extra: Partial<RunTcavOptions> = {}): RunTcavOptions {
 function findings(r: TcavResult) {
   const { timings: _t, createdAt: _c, cache: _k, ...rest } = r;
   return rest;
+}
+
+/** CAVs an experiment trains: every layer × run × (concept, pair, and random-vs-random). */
+function cavsOf(e: ResolvedExperiment): number {
+  return e.layers.length * e.runs * (e.concepts.length + e.relative.length + 1);
 }
 
 /** Vectors an experiment needs: every layer × (distinct concept and random images + class images). */
@@ -104,10 +109,11 @@ test('the reference run: a cell per concept and layer, a baseline per layer, eve
   assert.equal(reference.model.hash, modelHash(MODEL));
   assert.deepEqual(reference.cache, { hits: 0, computed: vectorsOf(exp) });
   assert.equal(vectorsOf(exp), 2 * (2 * 10 + 40 + 10));
-  // One file per vector, no temporaries.
+  // One file per vector and one per CAV, no temporaries.
   const files = filesUnder(path.join(tmp, 'cache-reference'));
   assert.equal(files.filter((f) => f.endsWith('.f32')).length, vectorsOf(exp));
-  assert.equal(files.length, vectorsOf(exp));
+  assert.equal(files.filter((f) => f.endsWith('.cav')).length, cavsOf(exp));
+  assert.equal(files.length, vectorsOf(exp) + cavsOf(exp));
 });
 
 test('a rerun with the same cache makes no forward or backward pass and gives the same result', async () => {
@@ -233,15 +239,15 @@ test('the cached class-logit gradient is the derivative: g·v equals a central f
   // last_conv: GAP → dense follows; block3_relu: a conv and a ReLU; block3_conv2_bn: the residual add as well.
   for (const layer of ['last_conv', 'block3_relu', 'block3_conv2_bn']) {
     const counts = { hits: 0, computed: 0 };
-    const job = { adapter: model.adapter, preset: 'unit' as const, cache, layer, batchSize: 8, counts };
-    const [hash] = await ensureFeatures({ ...job, kind: `gradient-${SQUARE}`, images: [image] });
+    const job = { adapter: model.adapter, preset: 'unit' as const, cache, layers: [layer], counts };
+    const hash = (await ensureFeatures({ ...job, sets: [{ kind: `gradient-${SQUARE}`, images: [image] }] })).get(image)!;
     const g = cache.read(layer, `gradient-${SQUARE}`, hash)!;
     const tail = tailOf(net, layer, x);
     const a = tail.activation.dataSync() as Float32Array;
     assert.equal(g.length, a.length, `${layer}: one derivative per activation value`);
     // The tail reproduces the model, and the engine caches the same activation.
     assert.ok(Math.abs(tail.logit(tail.activation) - logitOfX) <= 1e-5 * Math.abs(logitOfX), `${layer}: tail logit ${tail.logit(tail.activation)} vs ${logitOfX}`);
-    await ensureFeatures({ ...job, kind: 'activation', images: [image] });
+    await ensureFeatures({ ...job, sets: [{ kind: 'activation', images: [image] }] });
     const cached = cache.read(layer, 'activation', hash)!;
     assert.ok(cached.every((v, i) => Math.abs(v - a[i]) <= 1e-4 * (1 + Math.abs(a[i]))), `${layer}: cached activation`);
     assert.deepEqual(counts, { hits: 0, computed: 2 });
@@ -249,8 +255,8 @@ test('the cached class-logit gradient is the derivative: g·v equals a central f
     // Directions: a CAV trained on concept vs random activations, a seeded random one, the gradient's and the activation's own.
     const concept = exp.concepts[0].images;
     const negatives = exp.randomSets[1];
-    const hs = await ensureFeatures({ ...job, kind: 'activation', images: [...concept, ...negatives] });
-    const rows = hs.map((h) => cache.read(layer, 'activation', h)!);
+    const hs = await ensureFeatures({ ...job, sets: [{ kind: 'activation', images: [...concept, ...negatives] }] });
+    const rows = [...concept, ...negatives].map((f) => cache.read(layer, 'activation', hs.get(f)!)!);
     const cav = trainCav(rows.slice(0, concept.length), rows.slice(concept.length), { seed: 1 }).direction;
     const directions = { cav, random: unit(Array.from({ length: g.length }, () => gauss())), gradient: unit(g), activation: unit(a) };
     const gNorm = Math.sqrt(dot(g, g));
@@ -340,7 +346,9 @@ test('cancelling from onProgress rejects with CancelledError; the cache stays wh
   );
   assert.equal(cavProgress, 2, 'stopped at the next run');
   files = filesUnder(cacheDir);
-  assert.equal(files.length, total);
+  assert.equal(files.filter((f) => f.endsWith('.f32')).length, total);
+  assert.equal(files.filter((f) => f.endsWith('.cav')).length, 2, 'the two CAVs trained before the cancel are cached');
+  assert.equal(files.length, total + 2, 'no temporary files');
   const r = await runTcav(options({ cacheDir }));
   assert.deepEqual(r.cache, { hits: total, computed: 0 });
   assert.deepEqual(findings(r), findings(reference));

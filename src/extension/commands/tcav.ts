@@ -65,11 +65,13 @@ export async function newTcavExperimentCommand(panels: PanelManager, uri?: vscod
   const title = 'XAI Lens: New TCAV Experiment';
   try {
     const modelFile = await panels.resolveModelPath();
-    const info = await panels.models.with(modelFile, async (m) => ({
-      labels: m.labels ?? Array.from({ length: m.adapter.outputSize }, (_, i) => String(i)),
-      layers: m.adapter.layers.filter((l) => l.outputShape.length >= 2 && !l.className.toLowerCase().includes('input')).map((l) => ({ name: l.name, detail: `${l.className} ${JSON.stringify(l.outputShape.slice(1))}`, spatial: l.spatial })),
-      defaultLayer: m.adapter.defaultLayer(),
-    }));
+    // The model's labels and layers, from a worker's copy of it.
+    const m = await panels.describe(modelFile);
+    const info = {
+      labels: m.labels ?? Array.from({ length: m.outputSize }, (_, i) => String(i)),
+      layers: m.layers.filter((l) => l.outputShape.length >= 2 && !l.className.toLowerCase().includes('input')).map((l) => ({ name: l.name, detail: `${l.className} ${JSON.stringify(l.outputShape.slice(1))}`, spatial: l.spatial })),
+      defaultLayer: m.defaultLayer,
+    };
     const target = await vscode.window.showQuickPick(info.labels.map((label, i) => ({ label, description: `class ${i}` })), { title, placeHolder: 'The class whose use of the concepts you want to measure' });
     if (!target) return undefined;
     const spatial = info.layers.filter((l) => l.spatial);

@@ -1,15 +1,17 @@
 /**
  * The TCAV panel: runs an experiment file with its model (or the workspace's), streams progress
  * with cancel, shows the bars, saves each result beside the experiment and shows saved results
- * (other checkpoints) side by side. TCAV only reads the model, so it uses the shared model cache.
+ * (other checkpoints) side by side. The run is a job of the compute pool: a worker runs it with its
+ * copy of the model and spreads the activations over the other workers by image chunks.
  */
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MessageType, type FromPanelMessage, type TcavViewState } from '../../shared/protocol';
 import { UserError } from '../../shared/errors';
+import type { TcavResult } from '../../shared/tcav';
 import { readExperiment } from '../tcav/experiment';
-import { runTcav } from '../tcav/run-tcav';
+import { tcavJob, type TcavEvents, type TcavJobArgs } from '../compute/jobs/tcav';
 import { listResults, loadResult, saveResult } from '../tcav/results-file';
 import { PanelBase } from './panel-base';
 import { DeferredProgress } from './deferred-progress';
@@ -76,24 +78,22 @@ export class TcavPanel extends PanelBase {
     try {
       if (!fs.existsSync(this.state.experiment)) throw new UserError(`the experiment ${this.state.experiment} no longer exists`);
       const exp = readExperiment(this.state.experiment, { runs: this.state.runs });
-      await this.services.backend.ensure();
       const file = await this.modelPath(exp.model);
       const saved = listResults(exp.file);
-      await this.services.models.with(file, async (model) => {
-        const t = typeof exp.target === 'number' ? exp.target : model.labels?.indexOf(exp.target) ?? -1;
-        this.post({
-          type: MessageType.TcavInit,
-          state: this.state,
-          experimentName: exp.name,
-          model: { name: model.name, file: vscode.workspace.asRelativePath(model.file) },
-          backend: this.services.backend.current?.backend ?? 'unknown',
-          target: { index: t, label: model.labels?.[t] ?? (typeof exp.target === 'string' ? exp.target : undefined) },
-          concepts: [...exp.concepts.map((c) => c.name), ...exp.relative.map(([a, b]) => `${a} vs ${b}`)],
-          layers: exp.layers,
-          runs: exp.runs,
-          latest: saved.length > 0 ? loadResult(saved[0].file) : undefined,
-          saved,
-        });
+      const model = await this.services.describe(file);
+      const t = typeof exp.target === 'number' ? exp.target : model.labels?.indexOf(exp.target) ?? -1;
+      this.post({
+        type: MessageType.TcavInit,
+        state: this.state,
+        experimentName: exp.name,
+        model: { name: model.name, file: vscode.workspace.asRelativePath(model.file) },
+        backend: this.services.backend.current?.backend ?? 'unknown',
+        target: { index: t, label: model.labels?.[t] ?? (typeof exp.target === 'string' ? exp.target : undefined) },
+        concepts: [...exp.concepts.map((c) => c.name), ...exp.relative.map(([a, b]) => `${a} vs ${b}`)],
+        layers: exp.layers,
+        runs: exp.runs,
+        latest: saved.length > 0 ? loadResult(saved[0].file) : undefined,
+        saved,
       });
       if (this.state.compare.length > 0) this.compare();
     } catch (err) {
@@ -119,18 +119,23 @@ export class TcavPanel extends PanelBase {
     const progress = new DeferredProgress(`XAI Lens: TCAV ${name}`, () => run.abort.abort(), 0);
     try {
       const exp = readExperiment(this.state.experiment, { runs: this.state.runs });
-      await this.services.backend.ensure();
       const file = await this.modelPath(exp.model);
+      const pool = await this.services.compute();
+      const info = await this.services.describe(file);
+      const model = this.services.modelRef(info.file);
+      const args: TcavJobArgs = { experiment: exp.file, runs: this.state.runs, model, preprocess: this.services.preprocessFor(info) };
       let last = 0;
-      const result = await this.services.models.with(file, (model) => runTcav({
-        experiment: exp, model, preprocess: this.services.preprocessFor(model), signal: run.abort.signal,
-        onProgress: ({ fraction, message }) => {
-          if (this.run !== run) return;
+      const result = await pool.run<TcavResult>(tcavJob.kind, args, {
+        model,
+        signal: run.abort.signal,
+        onEvent: (event, data) => {
+          if (event !== 'progress' || this.run !== run) return;
+          const { fraction, message } = data as TcavEvents['progress'];
           progress.report({ message, increment: Math.max(0, (fraction - last) * 100) });
           last = fraction;
           this.post({ type: MessageType.TcavProgress, requestId, fraction, message });
         },
-      }));
+      });
       const saved = saveResult(result);
       if (this.run === run) this.post({ type: MessageType.TcavResult, requestId, result, file: saved, saved: listResults(exp.file) });
     } catch (err) {

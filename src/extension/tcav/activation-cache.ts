@@ -8,6 +8,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { UserError } from '../../shared/errors';
 import { checkpointFiles } from '../model/formats/registry';
 
@@ -26,6 +27,11 @@ export function modelHash(modelPath: string): string {
 }
 
 const imageHashes = new Map<string, { stamp: string; hash: string }>();
+
+/** Forgets the remembered image hashes, as a new process starts (benchmarks time a rerun from the CLI with it). */
+export function forgetImageHashes(): void {
+  imageHashes.clear();
+}
 
 /** SHA-256 of an image file's bytes (remembered per path while its size and mtime stay the same). */
 export function imageHash(file: string): string {
@@ -56,8 +62,13 @@ export class ActivationCache {
    */
   constructor(readonly root: string, readonly model: string, readonly input: string) {}
 
+  /** The folder of everything cached for one layer of this checkpoint and input preparation: features per kind, and trained CAVs (cav-cache.ts). */
+  layerDir(layer: string): string {
+    return path.join(this.root, this.model.slice(0, 16), encodeURIComponent(this.input), encodeURIComponent(layer));
+  }
+
   private dir(layer: string, kind: FeatureKind): string {
-    return path.join(this.root, this.model.slice(0, 16), encodeURIComponent(this.input), encodeURIComponent(layer), kind);
+    return path.join(this.layerDir(layer), kind);
   }
 
   file(layer: string, kind: FeatureKind, image: string): string {
@@ -87,12 +98,21 @@ export class ActivationCache {
     }
   }
 
-  /** Written to a temporary name and renamed, so a cancelled run never leaves a short file. */
+  /**
+   * Written to a temporary name and renamed, so a cancelled run never leaves a short file. The
+   * name is the writer's own: the pool's workers share the process id, and two runs on the same
+   * images (a rerun started while a cancelled one still finishes its batch) may write one file at once.
+   */
   write(layer: string, kind: FeatureKind, image: string, data: Float32Array): void {
     const file = this.file(layer, kind, image);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    fs.renameSync(tmp, file);
+    const tmp = `${file}.${process.pid}-${threadId}-${crypto.randomBytes(4).toString('hex')}.tmp`;
+    try {
+      fs.writeFileSync(tmp, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      fs.renameSync(tmp, file);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
   }
 }

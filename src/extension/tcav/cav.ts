@@ -46,11 +46,25 @@ export interface Cav {
 
 export const CAV_DEFAULTS = { testFraction: 1 / 3, alpha: 0.01, maxEpochs: 1000, tolerance: 1e-4 } as const;
 
+/**
+ * Which arithmetic trainCav does: cached CAVs (cav-cache.ts) are keyed by it, so bump it whenever a
+ * change here can alter a trained CAV (the split, the centring, the solver, its stopping rule).
+ */
+export const CAV_SOLVER_VERSION = 1;
+
+/** The options with their defaults filled in: what a trained CAV depends on besides its rows. */
+export function resolveCavOptions(opts: CavOptions): Required<CavOptions> {
+  return {
+    seed: opts.seed,
+    testFraction: opts.testFraction ?? CAV_DEFAULTS.testFraction,
+    alpha: opts.alpha ?? CAV_DEFAULTS.alpha,
+    maxEpochs: opts.maxEpochs ?? CAV_DEFAULTS.maxEpochs,
+    tolerance: opts.tolerance ?? CAV_DEFAULTS.tolerance,
+  };
+}
+
 export function trainCav(positive: readonly Float32Array[], negative: readonly Float32Array[], opts: CavOptions): Cav {
-  const testFraction = opts.testFraction ?? CAV_DEFAULTS.testFraction;
-  const alpha = opts.alpha ?? CAV_DEFAULTS.alpha;
-  const maxEpochs = opts.maxEpochs ?? CAV_DEFAULTS.maxEpochs;
-  const tolerance = opts.tolerance ?? CAV_DEFAULTS.tolerance;
+  const { testFraction, alpha, maxEpochs, tolerance } = resolveCavOptions(opts);
   if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`CAV testFraction must be in (0, 1), got ${testFraction}`);
   if (!(alpha > 0 && Number.isFinite(alpha))) throw new RangeError(`CAV alpha must be a positive number, got ${alpha}`);
   for (const [side, rows] of [['concept (positive)', positive], ['random (negative)', negative]] as const) {
