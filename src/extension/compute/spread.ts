@@ -70,11 +70,3 @@ export function spreadShards<P, R>(
 ): Promise<R[]> {
   return spread ? spread.run(kind, payload, count, onResult) : runLocally(kind, payload, count, base, onResult);
 }
-
-/** Ranges [start, end) of at most `size` items covering 0..total: shard i is ranges[i]. */
-export function shardRanges(total: number, size: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  const step = Math.max(1, Math.floor(size));
-  for (let s = 0; s < total; s += step) out.push([s, Math.min(total, s + step)]);
-  return out;
-}

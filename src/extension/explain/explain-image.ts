@@ -124,15 +124,6 @@ function checkParam(method: Explainer, spec: Explainer['params'][number], v: num
   return n;
 }
 
-/**
- * The wasm backend aborts (emscripten's `Aborted()`) when its heap cannot grow: say so, with
- * what was running, instead of a bare RuntimeError. The module is unusable afterwards.
- */
-function explainAbort(err: unknown, what: string): unknown {
-  if (!(err instanceof Error) || !/Aborted\(/.test(err.message)) return err;
-  return new UserError(`the ${tf.getBackend()} backend aborted, most likely out of memory, while computing ${what}; reload the window (or rerun) to restart it, and use a smaller batch (--batch) or fewer samples`);
-}
-
 interface Prepared {
   input: tf.Tensor4D;
   black: tf.Tensor4D;
@@ -161,8 +152,6 @@ async function runMethods(opts: ExplainImageOptions, index: number, p: Prepared 
     const result: MethodResult = { method: method.id, label: method.label, target: index, map: r.map, upsampled: r.upsampled, shape: [p.h, p.w], ms: r.ms };
     maps[todo[k]] = result;
     opts.onMap?.(result);
-  }).catch((err: unknown) => {
-    throw explainAbort(err, `${opts.methods.map((m) => m.label).join(', ')}`);
   });
   return maps as MethodResult[];
 }

@@ -12,13 +12,10 @@ import { autoBatchSize } from './batch-size';
 import type { MethodParams } from './explainer';
 import { explainerById } from './registry';
 import type { ExplanationMap } from './explainer';
+import { imageArrays, shardState, type ImageArrays } from './methods/method-shards';
 
-/** The image as it crosses threads. */
-export interface ImagePayload {
-  /** The preprocessed input, [1, h, w, c]. */
-  input: Float32Array;
-  shape: [number, number, number, number];
-  black: Float32Array;
+/** The image as it crosses threads, with its value range. */
+export interface ImagePayload extends ImageArrays {
   range: [number, number];
 }
 
@@ -28,19 +25,12 @@ interface ImageTensors {
 }
 
 export async function imagePayload(input: tf.Tensor4D, black: tf.Tensor4D, range: [number, number]): Promise<ImagePayload> {
-  return { input: (await input.data()) as Float32Array, shape: input.shape, black: (await black.data()) as Float32Array, range };
+  return { ...(await imageArrays(input, black)), range };
 }
 
 /** The payload's tensors, made once per worker and spread and disposed when its part ends. */
 export function imageTensors(p: ImagePayload, ctx: ShardContext): ImageTensors {
-  let t = ctx.state.get('image') as ImageTensors | undefined;
-  if (!t) {
-    t = { input: tf.tensor4d(p.input, p.shape), black: tf.tensor4d(p.black, p.shape) };
-    const made = t;
-    ctx.state.set('image', made);
-    ctx.onEnd(() => tf.dispose([made.input, made.black]));
-  }
-  return t;
+  return shardState(ctx, 'image', () => ({ input: tf.tensor4d(p.input, p.shape), black: tf.tensor4d(p.black, p.shape) }), (t) => tf.dispose([t.input, t.black]));
 }
 
 export interface GridPayload extends ImagePayload {
