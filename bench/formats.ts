@@ -17,7 +17,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '../src/extension/model/load';
-import { gradCam } from '../src/extension/explain/methods/gradcam';
+import { gradCam } from '../src/extension/explain/methods/cam/gradcam';
 import { fmt, medianMs, ratio } from './timing';
 import { decodeNpy } from '../src/extension/image/npy';
 import type { ModelAdapter } from '../src/extension/model/types';

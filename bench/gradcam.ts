@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LayersModelAdapter } from '../src/extension/model/layers-adapter';
-import { gradCam } from '../src/extension/explain/methods/gradcam';
+import { gradCam } from '../src/extension/explain/methods/cam/gradcam';
 import { buildMobileNetV2 } from './mobilenet-v2';
 import { fmt, medianMs, ratio } from './timing';
 

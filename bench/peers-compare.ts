@@ -28,9 +28,9 @@ import type { ModelAdapter, Target } from '../src/extension/model/types';
 import type { ExplainRequest } from '../src/extension/explain/explainer';
 import { loadOnnxRuntime } from '../src/extension/model/formats/onnx/ort-session';
 import { autoBatchSize } from '../src/extension/explain/batch-size';
-import { gradCam } from '../src/extension/explain/methods/gradcam';
-import { occlusion } from '../src/extension/explain/methods/occlusion';
-import { rise } from '../src/extension/explain/methods/rise';
+import { gradCam } from '../src/extension/explain/methods/cam/gradcam';
+import { occlusion } from '../src/extension/explain/methods/perturbation/occlusion';
+import { rise } from '../src/extension/explain/methods/perturbation/rise';
 import { ensureModel, python } from './formats';
 
 const MODELS = [

@@ -12,9 +12,9 @@ import { LayersModelAdapter } from '../src/extension/model/layers-adapter';
 import { loadModel } from '../src/extension/model/load';
 import type { ModelAdapter } from '../src/extension/model/types';
 import type { Explainer, ExplainRequest } from '../src/extension/explain/explainer';
-import { occlusion } from '../src/extension/explain/methods/occlusion';
-import { rise } from '../src/extension/explain/methods/rise';
-import { scoreCam } from '../src/extension/explain/methods/score-cam';
+import { occlusion } from '../src/extension/explain/methods/perturbation/occlusion';
+import { rise } from '../src/extension/explain/methods/perturbation/rise';
+import { scoreCam } from '../src/extension/explain/methods/cam/score-cam';
 import { buildMobileNetV2 } from './mobilenet-v2';
 import { fmt, ratio } from './timing';
 

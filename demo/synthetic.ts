@@ -10,7 +10,7 @@
  * the same seed always gives the same images.
  */
 
-import { mulberry32, type Rng } from '../src/extension/explain/methods/seeded-random';
+import { mulberry32, type Rng } from '../src/extension/util/seeded-random';
 
 // The project's one seeded PRNG (the methods use it too), re-exported for the demo's users.
 export { mulberry32, type Rng };

@@ -7,7 +7,12 @@
 // - dist/webview.js: the panel (browser).
 // - dist/cli.js, dist/fixtures.js, dist/bench.js: command-line tools run from this folder, with
 //   packages taken from node_modules.
-import { build } from 'esbuild';
+//
+//   node scripts/build.mjs [--watch]
+//
+// --watch (`npm run watch`) builds, then rebuilds each bundle when one of its sources changes,
+// until stopped; reload the extension host (or rerun the CLI) to pick the new bundle up.
+import { context } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -26,35 +31,48 @@ const tools = [
 
 const hostExternal = ['vscode', 'sharp', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-wasm/package.json'];
 
-await Promise.all([
-  build({
+const watch = process.argv.includes('--watch');
+const configs = [
+  {
     ...node,
     entryPoints: ['src/extension/extension.ts'],
     outfile: 'dist/extension.js',
     external: hostExternal,
-  }),
-  build({
+  },
+  {
     ...node,
     entryPoints: ['src/extension/compute/worker.ts'],
     outfile: 'dist/worker.js',
     external: hostExternal,
-  }),
-  build({
+  },
+  {
     ...common,
     entryPoints: ['src/webview/main.ts'],
     outfile: 'dist/webview.js',
     platform: 'browser',
     format: 'iife',
-  }),
-  ...tools.map((e) => build({
+  },
+  ...tools.map((e) => ({
     ...node,
     entryPoints: [e.in],
     outfile: `dist/${e.out}.js`,
     packages: 'external',
     banner: e.banner ? { js: e.banner } : undefined,
   })),
-]);
-chmodSync('dist/cli.js', 0o755);
+];
+// A watched CLI keeps its executable bit: esbuild rewrites the file in place.
+const keepExecutable = { name: 'executable', setup(b) { b.onEnd(() => { if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755); }); } };
+const contexts = await Promise.all(configs.map((c) => context({ ...c, plugins: c.outfile === 'dist/cli.js' ? [keepExecutable] : [] })));
+if (watch) {
+  await Promise.all(contexts.map((ctx) => ctx.watch()));
+  console.log(`[build] watching ${configs.length} bundles (Ctrl+C stops)`);
+} else {
+  try {
+    await Promise.all(contexts.map((ctx) => ctx.rebuild()));
+  } finally {
+    await Promise.all(contexts.map((ctx) => ctx.dispose()));
+  }
+}
 
 // The wasm backend loads its binaries from the folder setWasmPaths names: dist/.
 const wasmDist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');

@@ -1,5 +1,5 @@
 // Starts code-server (a real VS Code: its server and web workbench) on 127.0.0.1 for the
-// integration tests, the e2e tests and `npm run start-demo`. See /work/shared/VSCODE_HARNESS.md.
+// integration tests, the e2e tests and `npm run start-demo`. See docs/vscode-harness.md.
 //
 //   const server = await startCodeServer({ workspace: 'demo', vsix: 'xai-lens.vsix' });
 //   ... open server.url in a browser ...

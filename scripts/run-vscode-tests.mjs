@@ -1,5 +1,5 @@
 // Runs an extension-host mocha suite inside a real VS Code: code-server (what CI uses, see
-// /work/shared/VSCODE_HARNESS.md) or, with --desktop, the VS Code desktop found as `code` on PATH
+// docs/vscode-harness.md) or, with --desktop, the VS Code desktop found as `code` on PATH
 // through @vscode/test-electron.
 //
 //   node scripts/run-vscode-tests.mjs [--extension <dir>] [--tests <compiled index, no .js>]

@@ -38,7 +38,7 @@ run('compile tests', 'npx', ['tsc', '-p', 'tsconfig.test.json']);
 mkdirSync('test-artifacts', { recursive: true });
 console.log('\n▶ unit tests');
 const tap = join('test-artifacts', 'unit.tap');
-const unit = spawnSync('node', ['scripts/run-unit-tests.mjs', '--tap', tap], { stdio: 'inherit' });
+const unit = spawnSync('node', ['scripts/run-unit-tests.mjs', '--no-build', '--tap', tap], { stdio: 'inherit' });
 const summary = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
 const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(summary)?.[1] ?? 0);
 let passed = count('pass');

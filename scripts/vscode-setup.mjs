@@ -1,5 +1,5 @@
 // Installs what running the extension inside a real VS Code needs, offline (see
-// /work/shared/VSCODE_HARNESS.md):
+// docs/vscode-harness.md):
 //   - Debian packages `chromium` (driven by Playwright) and `libkrb5-dev` (needed to compile a
 //     native module of code-server), plus a C++ tool chain when one is missing;
 //   - Node 24 (code-server and @vscode/vsce need Node >= 22) from the npm package

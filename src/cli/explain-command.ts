@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from './negative-values';
 import { UserError } from '../shared/errors';
 import { describeBackend } from '../extension/backend/backends';
 import { parseTargetSpec } from '../extension/model/targets';
@@ -43,32 +44,30 @@ ${ONNX_USAGE}
 
 const OVERLAY_MAX_SIDE = 1024;
 
+const OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  method: { type: 'string' },
+  param: { type: 'string', multiple: true },
+  seed: { type: 'string' },
+  batch: { type: 'string' },
+  metrics: { type: 'boolean' },
+  box: { type: 'string' },
+  target: { type: 'string' },
+  space: { type: 'string' },
+  layer: { type: 'string' },
+  backend: { type: 'string' },
+  preprocess: { type: 'string' },
+  size: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  colormap: { type: 'string' },
+  opacity: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  ...COMPUTE_OPTIONS,
+} as const;
+
 export async function explainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string', short: 'm' },
-      method: { type: 'string' },
-      param: { type: 'string', multiple: true },
-      seed: { type: 'string' },
-      batch: { type: 'string' },
-      metrics: { type: 'boolean' },
-      box: { type: 'string' },
-      target: { type: 'string' },
-      space: { type: 'string' },
-      layer: { type: 'string' },
-      backend: { type: 'string' },
-      preprocess: { type: 'string' },
-      size: { type: 'string' },
-      out: { type: 'string', short: 'o' },
-      colormap: { type: 'string' },
-      opacity: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      ...COMPUTE_OPTIONS,
-    },
-  });
+  const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, OPTIONS), allowPositionals: true, options: OPTIONS });
   if (values.help) {
     console.log(EXPLAIN_USAGE);
     return 0;

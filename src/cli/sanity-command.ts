@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from './negative-values';
 import { UserError } from '../shared/errors';
 import { describeBackend } from '../extension/backend/backends';
 import { parseTargetSpec } from '../extension/model/targets';
@@ -43,30 +44,28 @@ ${ONNX_USAGE}
 /** Exit code when a method named in --require-pass fails its sanity check. */
 export const EXIT_SANITY_FAILED = 3;
 
+const OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  methods: { type: 'string' },
+  mode: { type: 'string' },
+  'random-labels-model': { type: 'string' },
+  metric: { type: 'string' },
+  threshold: { type: 'string' },
+  'require-pass': { type: 'string' },
+  seed: { type: 'string' },
+  target: { type: 'string' },
+  layer: { type: 'string' },
+  param: { type: 'string', multiple: true },
+  backend: { type: 'string' },
+  ...COMPUTE_OPTIONS,
+  preprocess: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function sanityCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string', short: 'm' },
-      methods: { type: 'string' },
-      mode: { type: 'string' },
-      'random-labels-model': { type: 'string' },
-      metric: { type: 'string' },
-      threshold: { type: 'string' },
-      'require-pass': { type: 'string' },
-      seed: { type: 'string' },
-      target: { type: 'string' },
-      layer: { type: 'string' },
-      param: { type: 'string', multiple: true },
-      backend: { type: 'string' },
-      ...COMPUTE_OPTIONS,
-      preprocess: { type: 'string' },
-      out: { type: 'string', short: 'o' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, OPTIONS), allowPositionals: true, options: OPTIONS });
   if (values.help) {
     console.log(SANITY_USAGE);
     return 0;

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from './negative-values';
 import { UserError } from '../shared/errors';
 import type { TcavResult } from '../shared/tcav';
 import { describeBackend } from '../extension/backend/backends';
@@ -26,22 +27,20 @@ ${WORKERS_USAGE}
 ${ONNX_USAGE}
   --json                print the result as one JSON object on stdout`;
 
+const OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  runs: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  cache: { type: 'string' },
+  backend: { type: 'string' },
+  preprocess: { type: 'string' },
+  json: { type: 'boolean' },
+  ...COMPUTE_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function tcavCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string', short: 'm' },
-      runs: { type: 'string' },
-      out: { type: 'string', short: 'o' },
-      cache: { type: 'string' },
-      backend: { type: 'string' },
-      preprocess: { type: 'string' },
-      json: { type: 'boolean' },
-      ...COMPUTE_OPTIONS,
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, OPTIONS), allowPositionals: true, options: OPTIONS });
   if (values.help) {
     console.log(TCAV_USAGE);
     return 0;

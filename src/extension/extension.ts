@@ -3,7 +3,7 @@
  * model watcher. Nothing is computed until an explanation is asked for.
  */
 import * as vscode from 'vscode';
-import { COMMANDS } from './commands/ids';
+import { COMMANDS } from './settings/ids';
 import { BackendController } from './commands/backend-status';
 import { explainImageCommand } from './commands/explain-image';
 import { selectBackendCommand, selectModelCommand, statusMenuCommand } from './commands/select';

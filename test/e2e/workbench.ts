@@ -1,5 +1,5 @@
 // Playwright helpers for e2e tests against a real VS Code workbench served by code-server
-// (see /work/shared/VSCODE_HARNESS.md, "Driving the UI"). Typical use:
+// (see docs/vscode-harness.md, "Driving the UI"). Typical use:
 //
 //   const env = await ensureVsCodeEnv();
 //   const server = await startCodeServer({ workspace: repoPath('demo'), vsix: repoPath('xai-lens.vsix') });

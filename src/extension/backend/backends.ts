@@ -45,15 +45,8 @@ const NATIVE_PACKAGE: Record<'tensorflow-gpu' | 'tensorflow', string> = {
   tensorflow: '@tensorflow/tfjs-node',
 };
 
-let current: BackendReport | undefined;
-
 export function isSupportedBackendChoice(s: string): s is BackendChoice {
   return (BACKEND_CHOICES as readonly string[]).includes(s);
-}
-
-/** The report of the last successful initBackend, if any. */
-export function currentBackend(): BackendReport | undefined {
-  return current;
 }
 
 /** Locates the tfjs-backend-wasm dist folder holding the .wasm binaries. */
@@ -145,8 +138,7 @@ export async function initBackend(choice: BackendChoice = 'auto', opts: BackendO
     attempts.push({ backend: b, ok: reason === undefined, reason: reason ?? '' });
     if (reason === undefined) {
       await tf.ready();
-      current = { backend: b, tfBackend: tf.getBackend(), attempts };
-      return current;
+      return { backend: b, tfBackend: tf.getBackend(), attempts };
     }
   }
   throw new Error(`no TensorFlow.js backend could be initialised: ${attempts.map((a) => `${a.backend}: ${a.reason}`).join('; ')}`);

@@ -11,7 +11,7 @@ import { IMAGE_EXTENSIONS } from '../image/extensions';
 import { UserError } from '../../shared/errors';
 import { MessageType } from '../../shared/protocol';
 import { findModelFiles } from './model-choice';
-import { setModelPathSetting } from './settings';
+import { setModelPathSetting } from '../settings/settings';
 import { mayHaveAttention } from '../attention/attention-cache';
 import type { AttentionSummary } from '../compute/jobs/attention';
 

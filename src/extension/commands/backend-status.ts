@@ -7,8 +7,8 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { describeBackend, type BackendChoice, type BackendReport } from '../backend/backends';
 import { ComputePool } from '../compute/pool';
-import { backendSetting, workersSetting } from './settings';
-import { COMMANDS } from './ids';
+import { backendSetting, workersSetting } from '../settings/settings';
+import { COMMANDS } from '../settings/ids';
 
 export class BackendController implements vscode.Disposable {
   private report?: BackendReport;

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { setBackendSetting } from './settings';
+import { setBackendSetting } from '../settings/settings';
 import type { PanelManager } from '../panel/panel-manager';
 
 const PACKAGE = '@tensorflow/tfjs-node-gpu@4.22.0';

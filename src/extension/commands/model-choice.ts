@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { modelPathSetting, setModelPathSetting } from './settings';
+import { modelPathSetting, setModelPathSetting } from '../settings/settings';
 import { UserError } from '../../shared/errors';
 import { claimingFormat, modelFilesGlob } from '../model/formats/registry';
 import { modelDisplayName } from '../model/load';

@@ -3,9 +3,9 @@ import * as vscode from 'vscode';
 import { pickModel } from './model-choice';
 import { BACKEND_CHOICES, type BackendChoice } from '../backend/backends';
 import * as path from 'node:path';
-import { backendSetting, setBackendSetting, setModelPathSetting } from './settings';
+import { backendSetting, setBackendSetting, setModelPathSetting } from '../settings/settings';
 import { claimingFormat } from '../model/formats/registry';
-import { COMMANDS } from './ids';
+import { COMMANDS } from '../settings/ids';
 import type { PanelManager } from '../panel/panel-manager';
 import { MessageType } from '../../shared/protocol';
 

@@ -15,11 +15,11 @@ import { faithfulnessShard, gridMethodShard } from '../explain/grid-shards';
 import { tcavChunkShard } from '../tcav/chunk-shard';
 import { tcavCavShard } from '../tcav/cav-shard';
 import { sanityStepShard } from '../sanity/step-shard';
-import { riseShard } from '../explain/methods/rise';
-import { occlusionShard } from '../explain/methods/occlusion';
-import { scoreCamShard } from '../explain/methods/score-cam';
-import { smoothGradShard } from '../explain/methods/smoothgrad';
-import { igShard } from '../explain/methods/integrated-gradients';
+import { riseShard } from '../explain/methods/perturbation/rise';
+import { occlusionShard } from '../explain/methods/perturbation/occlusion';
+import { scoreCamShard } from '../explain/methods/cam/score-cam';
+import { smoothGradShard } from '../explain/methods/gradient/smoothgrad';
+import { igShard } from '../explain/methods/gradient/integrated-gradients';
 
 const jobs = [
   describeJob,

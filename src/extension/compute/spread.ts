@@ -10,7 +10,7 @@
 import type { ModelAdapter } from '../model/types';
 import type { LoadedModel } from '../model/load';
 import { throwIfCancelled } from '../../shared/errors';
-import { yieldToEventLoop } from '../explain/methods/event-loop';
+import { yieldToEventLoop } from '../util/event-loop';
 
 export interface ShardContext {
   /** The model the job runs on, in the state the job set up. */

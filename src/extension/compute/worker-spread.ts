@@ -6,7 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { CancelledError, throwIfCancelled } from '../../shared/errors';
-import { yieldToEventLoop } from '../explain/methods/event-loop';
+import { yieldToEventLoop } from '../util/event-loop';
 import { FromWorker, type HelperToLead, type LeadToHelper, type ModelRef, type WorkerToHost } from './protocol';
 import type { ShardContext, ShardKind, Spread } from './spread';
 import { fromWire, toWire } from './wire-error';

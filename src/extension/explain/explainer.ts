@@ -2,6 +2,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ModelAdapter, Target } from '../model/types';
 import type { Spread } from '../compute/spread';
+import type { MethodFamily } from '../../shared/protocol';
 
 /** What a method needs from a model; the UI and the CLI offer a method only when it applies. */
 export interface ExplainerNeeds {
@@ -16,9 +17,6 @@ export interface ExplainerNeeds {
   /** Self-attention (MultiHeadAttention layers) over image patches: attention rollout and its variants. */
   attention?: boolean;
 }
-
-/** Which family a method belongs to: the panel groups its method list by it. */
-export type ExplainerFamily = 'cam' | 'gradient' | 'perturbation' | 'reference' | 'attention';
 
 /** One tunable parameter of a method (SmoothGrad's n, IG's steps, occlusion's window, …). */
 export interface ParamSpec {
@@ -77,7 +75,7 @@ export interface Explainer {
   readonly id: string;
   /** Name shown to people (e.g. `Grad-CAM`). */
   readonly label: string;
-  readonly family: ExplainerFamily;
+  readonly family: MethodFamily;
   readonly needs: ExplainerNeeds;
   /** Tunable parameters with their defaults; empty when there are none. */
   readonly params: readonly ParamSpec[];

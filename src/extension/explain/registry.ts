@@ -3,10 +3,10 @@ import { UserError } from '../../shared/errors';
 import type { Explainer } from './explainer';
 import type { ModelAdapter } from '../model/types';
 import { lastSpatialLayer } from '../model/layer-info';
-import { CAM_METHODS } from './methods/cam-family';
-import { GRADIENT_METHODS } from './methods/gradient-family';
-import { PERTURBATION_METHODS } from './methods/perturbation-family';
-import { ATTENTION_METHODS, whyNoPatchAttention } from './methods/attention-family';
+import { CAM_METHODS } from './methods/cam/cam-family';
+import { GRADIENT_METHODS } from './methods/gradient/gradient-family';
+import { PERTURBATION_METHODS } from './methods/perturbation/perturbation-family';
+import { ATTENTION_METHODS, whyNoPatchAttention } from './methods/attention/attention-family';
 
 export const EXPLAINERS: readonly Explainer[] = [...CAM_METHODS, ...GRADIENT_METHODS, ...PERTURBATION_METHODS, ...ATTENTION_METHODS];
 

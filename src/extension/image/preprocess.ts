@@ -4,14 +4,6 @@ import * as tf from '@tensorflow/tfjs-core';
 export const PREPROCESS_PRESETS = ['unit', 'symmetric', 'imagenet', 'caffe', 'raw'] as const;
 export type PreprocessPreset = (typeof PREPROCESS_PRESETS)[number];
 
-export const PREPROCESS_DESCRIPTIONS: Record<PreprocessPreset, string> = {
-  unit: 'x / 255 → [0, 1]',
-  symmetric: 'x / 127.5 − 1 → [−1, 1] (MobileNet, Inception)',
-  imagenet: '(x / 255 − mean) / std with ImageNet statistics (PyTorch-style)',
-  caffe: 'RGB → BGR, minus the ImageNet mean in 0..255 (VGG, ResNet50 Keras)',
-  raw: 'x unchanged, 0..255 (models with their own Rescaling / Normalization layer)',
-};
-
 export function isPreprocessPreset(s: string): s is PreprocessPreset {
   return (PREPROCESS_PRESETS as readonly string[]).includes(s);
 }

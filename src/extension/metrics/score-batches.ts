@@ -4,7 +4,7 @@ import type { ModelAdapter, Target } from '../model/types';
 import { scoreBatch } from '../model/forward';
 import { throwIfCancelled } from '../../shared/errors';
 import { batchSizeOf } from '../explain/methods/request-checks';
-import { yieldToEventLoop } from '../explain/methods/event-loop';
+import { yieldToEventLoop } from '../util/event-loop';
 
 export interface BatchOptions {
   batchSize?: number;

@@ -17,7 +17,7 @@ import { encodeNpy } from '../image/npy';
 import { setUpWebviewPanel } from './html';
 import { reportFailure } from './failure';
 import { readBox } from '../image/boxes';
-import { COMMANDS } from '../commands/ids';
+import { COMMANDS } from '../settings/ids';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 import type { ComputePool } from '../compute/pool';

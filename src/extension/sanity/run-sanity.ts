@@ -26,7 +26,7 @@ import type { Explainer, MethodParams } from '../explain/explainer';
 import { paramsFor } from '../explain/explain-image';
 import { autoBatchSize } from '../explain/batch-size';
 import { whyNotApplicable } from '../explain/registry';
-import { yieldToEventLoop } from '../explain/methods/event-loop';
+import { yieldToEventLoop } from '../util/event-loop';
 import type { PreprocessPreset } from '../image/preprocess';
 import type { LoadedModel } from '../model/load';
 import type { ModelAdapter, RandomizableBlock, WeightSnapshot } from '../model/types';

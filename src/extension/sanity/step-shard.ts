@@ -25,7 +25,7 @@ import { resizeMap } from '../../shared/map-ops';
 import type { ShardContext, ShardKind } from '../compute/spread';
 import type { Explainer, MethodParams } from '../explain/explainer';
 import { explainerById } from '../explain/registry';
-import { yieldToEventLoop } from '../explain/methods/event-loop';
+import { yieldToEventLoop } from '../util/event-loop';
 import type { ModelAdapter, WeightSnapshot } from '../model/types';
 import { MapReference } from './similarity';
 import type { SanityMode, Similarities } from './types';

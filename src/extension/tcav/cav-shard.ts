@@ -13,7 +13,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { throwIfCancelled } from '../../shared/errors';
-import { yieldToEventLoop } from '../explain/methods/event-loop';
+import { yieldToEventLoop } from '../util/event-loop';
 import type { LoadedModel } from '../model/load';
 import type { ModelAdapter } from '../model/types';
 import { spreadShards, type ShardKind, type Spread } from '../compute/spread';

@@ -15,7 +15,7 @@
  * (liblinear's intercept scaling), so the bias is barely penalised and the dual stays well
  * conditioned. Rows are used in place (Float64 accumulation): memory O(D + N).
  */
-import { mulberry32, type Rng } from '../explain/methods/seeded-random';
+import { mulberry32, type Rng } from '../util/seeded-random';
 import { UserError } from '../../shared/errors';
 
 export interface CavOptions {

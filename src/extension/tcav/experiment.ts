@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { UserError } from '../../shared/errors';
 import type { TcavExperimentFile } from '../../shared/tcav';
 import { isImageFile } from '../image/extensions';
-import { mulberry32 } from '../explain/methods/seeded-random';
+import { mulberry32 } from '../util/seeded-random';
 
 export const DEFAULT_RUNS = 20;
 export const DEFAULT_IMAGES_PER_SET = 50;

@@ -11,7 +11,7 @@ import { preprocess, type PreprocessPreset } from '../image/preprocess';
 import type { ModelAdapter } from '../model/types';
 import { activationBatch } from '../model/forward';
 import { autoBatchSize } from '../explain/batch-size';
-import { yieldToEventLoop } from '../explain/methods/event-loop';
+import { yieldToEventLoop } from '../util/event-loop';
 import type { ActivationCache, FeatureKind } from './activation-cache';
 
 export interface FeatureCounts {
