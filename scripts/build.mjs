@@ -5,8 +5,9 @@
 // - dist/worker.js: a compute worker (worker_threads) of the extension and of the CLI, bundled
 //   like the extension host.
 // - dist/webview.js: the panel (browser).
-// - dist/cli.js, dist/fixtures.js, dist/bench.js: command-line tools run from this folder, with
-//   packages taken from node_modules.
+// - dist/cli.js: the CLI (`xai-lens`), bundled like the extension host.
+// - dist/fixtures.js, dist/bench.js: tools run from this folder, with packages taken from
+//   node_modules.
 //
 //   node scripts/build.mjs [--watch]
 //
@@ -23,7 +24,8 @@ const common = { bundle: true, sourcemap: true, logLevel: 'warning', target: 'es
 const node = { ...common, platform: 'node', target: 'node20', format: 'cjs' };
 
 const tools = [
-  { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
+  // The CLI is bundled like the extension host: its npm package installs only the native packages.
+  { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node', bundled: true },
   { in: 'demo/make-fixtures.ts', out: 'fixtures' },
   { in: 'demo/export-dataset.ts', out: 'export-dataset' },
   { in: 'bench/main.ts', out: 'bench' },
@@ -56,7 +58,7 @@ const configs = [
     ...node,
     entryPoints: [e.in],
     outfile: `dist/${e.out}.js`,
-    packages: 'external',
+    ...(e.bundled ? { external: hostExternal } : { packages: 'external' }),
     banner: e.banner ? { js: e.banner } : undefined,
   })),
 ];

@@ -1,9 +1,11 @@
 // `npm test`: sets up what the tests need on a fresh machine, then runs every check.
 //   1. npm ci when node_modules is missing or older than package-lock.json
 //   2. build (esbuild), type-check (tsc --noEmit), lint (eslint)
-//   3. unit tests (Node's built-in runner, plain Node: no VS Code)
-//   4. the VS Code environment (Debian's chromium, Node 24 and code-server, cached in .cache/),
-//      the packaged .vsix, the integration tests inside VS Code, and the browser e2e test
+//   3. the .vsix files, one per platform (scripts/package.mjs; not with --unit)
+//   4. unit tests (Node's built-in runner, plain Node: no VS Code; test/unit/packaging/ checks the
+//      .vsix files and installs the CLI's npm package into a temporary folder)
+//   5. the VS Code environment (Debian's chromium, Node 24 and code-server, cached in .cache/),
+//      the integration tests inside VS Code, and the browser e2e test (on xai-lens.vsix)
 // Ends with one line "N passed, N failed"; exits non-zero when anything failed.
 // `npm test -- --unit` stops after the unit tests.
 import { spawnSync } from 'node:child_process';
@@ -34,6 +36,11 @@ run('type-check (host, tests)', 'npx', ['tsc', '--noEmit', '-p', '.']);
 run('type-check (webview)', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.webview.json']);
 run('lint', 'npx', ['eslint', '.']);
 run('compile tests', 'npx', ['tsc', '-p', 'tsconfig.test.json']);
+// The .vsix files (one per platform, and xai-lens.vsix for this machine) before the unit tests,
+// whose test/unit/packaging/ checks open them; `--unit` skips this, and those checks say so.
+if (!process.argv.includes('--unit')) {
+  run('package the extension (a .vsix per platform; Node 24 is installed the first time)', 'node', ['scripts/package.mjs', '--no-build']);
+}
 
 mkdirSync('test-artifacts', { recursive: true });
 console.log('\n▶ unit tests');
@@ -58,7 +65,6 @@ function suite(title, cmd, args) {
 
 if (!process.argv.includes('--unit')) {
   run('VS Code environment (chromium, Node 24, code-server; the first run takes a few minutes)', 'node', ['scripts/vscode-setup.mjs']);
-  run('package the extension (.vsix)', 'node', ['scripts/package.mjs', '--no-build']);
   // The tests rewrite model files: they run on a scratch copy of demo/.
   const ws = join('test-artifacts', 'workspace');
   rmSync(ws, { recursive: true, force: true });

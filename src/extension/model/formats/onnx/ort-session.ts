@@ -38,7 +38,9 @@ export function loadOnnxRuntime(): OrtModule | string {
       ort.env.logLevel = 'fatal';
       loaded = ort;
     } catch (err) {
-      loaded = `onnxruntime-node could not load (${ortMessage(err)})`;
+      // Not installed (the darwin-x64 .vsix leaves it out: it has no build for that platform), or
+      // installed without a binary for this platform: the tfjs path runs every pass.
+      loaded = `onnxruntime-node could not load on ${process.platform}-${process.arch} (${ortMessage(err)}); TensorFlow.js runs the forward passes`;
     }
   }
   return loaded;
