@@ -11,13 +11,17 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { ATTENTION_MODES, type AttentionMode, type HeadFusion } from '../shared/attention';
 import type { ColormapName } from '../shared/colormaps';
-import { MessageType, type AttentionInfo, type AttentionMapMessage, type AttentionRequestMessage, type AttentionViewState, type ToPanelMessage } from '../shared/protocol';
-import { vscode } from './vscode-api';
+import { MessageType } from '../shared/protocol/common';
+import type { AttentionInfo, AttentionMapMessage, AttentionRequestMessage, AttentionViewState, ExplainRequestKind, ExplainToHost, ExplainToWebview } from '../shared/protocol/explain';
+import type { PendingRequests } from '../shared/protocol/requests';
+import { vscodeApi } from './vscode-api';
 import { h, singleSelect } from './views/dom';
-import { fmtMs } from './views/format';
+import { fmtMs, fmtWeight } from './util/format';
 import { tabStrip, type TabStrip } from './views/tabs';
 import { Tooltip } from './views/tooltip';
-import { OverlayCanvas, colormapGradient } from './render/overlay-canvas';
+import { OverlayCanvas } from './render/overlay-canvas';
+import { colormapGradient } from './util/heatmap';
+import { upsampleNearest } from './util/upsample';
 
 export const DEFAULT_ATTENTION_STATE: AttentionViewState = { open: false, mode: 'rollout', fusion: 'mean', discardRatio: 0 };
 
@@ -29,8 +33,7 @@ const MODE_LABELS: Record<AttentionMode, { label: string; description: string }>
   'grad-rollout': { label: 'Gradient-weighted rollout', description: 'class-specific' },
 };
 
-/** Every request id this tab has issued (module-wide: answers may outlive a rebuilt tab). */
-const issued = new Set<number>();
+const vscode = vscodeApi<ExplainToHost>();
 
 type Select = HTMLElement & { value: string };
 
@@ -38,8 +41,8 @@ export interface AttentionTabOptions {
   info: AttentionInfo;
   state: AttentionViewState | undefined;
   save(state: AttentionViewState): void;
-  /** A request id unique across the panel's requests. */
-  nextRequestId(): number;
+  /** The panel's requests: the tab's map is an `attention` request (a newer one supersedes it). */
+  requests: PendingRequests<ExplainRequestKind, ExplainToWebview>;
   /** The panel's target class (undefined: the top prediction). */
   target(): number | undefined;
   classLabel(index: number): string | undefined;
@@ -54,20 +57,6 @@ interface ShownMap {
   width: number;
   message: AttentionMapMessage;
 }
-
-/** Nearest-neighbour upsampling of a row-major [h, w] map to [outH, outW]: patches stay blocks. */
-export function upsampleNearest(data: Float32Array, height: number, width: number, outH: number, outW: number): Float32Array {
-  const out = new Float32Array(outH * outW);
-  const cols = new Int32Array(outW);
-  for (let x = 0; x < outW; x++) cols[x] = Math.min(width - 1, Math.floor((x * width) / outW));
-  for (let y = 0; y < outH; y++) {
-    const row = Math.min(height - 1, Math.floor((y * height) / outH)) * width;
-    for (let x = 0; x < outW; x++) out[y * outW + x] = data[row + cols[x]];
-  }
-  return out;
-}
-
-export const fmtWeight = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 0.001 ? v.toFixed(4) : v.toExponential(2));
 
 export class AttentionTab {
   /** The Heatmaps | Attention tab strip. */
@@ -95,8 +84,8 @@ export class AttentionTab {
   private readonly clsButton: HTMLElement;
   private state: AttentionViewState;
   private map?: ShownMap;
-  /** The latest request: only its answer is shown. */
-  private latest?: number;
+  /** Whether a map was asked for (since the tab was built). */
+  private asked = false;
   private busy = false;
   /** A setting changed while the tab was closed (or the model changed): ask again when opened. */
   private stale = true;
@@ -191,17 +180,13 @@ export class AttentionTab {
     this.marks.addEventListener('keydown', (e) => this.onKey(e));
     this.marks.addEventListener('blur', () => this.setCursor(undefined));
     this.cancel.addEventListener('click', () => {
-      if (this.latest !== undefined) vscode.postMessage({ type: MessageType.Cancel, requestId: this.latest });
+      const pending = this.opts.requests.latest('attention');
+      if (pending) vscode.postMessage({ type: MessageType.Cancel, requestId: pending.id });
     });
     document.body.classList.toggle('attention-open', this.state.open);
     document.body.dataset.attentionOpen = this.state.open ? '1' : '0';
     document.body.dataset.attentionMaps ??= '0';
     if (this.state.open) this.request();
-  }
-
-  /** Whether a request id is one of this tab's. */
-  owns(requestId: number): boolean {
-    return issued.has(requestId);
   }
 
   get isBusy(): boolean {
@@ -242,20 +227,13 @@ export class AttentionTab {
     if (this.busy) document.body.classList.add('busy');
   }
 
-  /** A message about one of this tab's requests. */
-  onMessage(m: ToPanelMessage): void {
+  /** The reply to this tab's latest request (the host answers an attention request with its map, or Failed). */
+  private onReply(m: ExplainToWebview): void {
     switch (m.type) {
-      case MessageType.Started:
-        if (m.requestId === this.latest) this.setBusy(true, 'Computing attention…');
-        return;
       case MessageType.AttentionMap:
-        if (m.requestId === this.latest) this.onMap(m);
-        return;
-      case MessageType.Done:
-        if (m.requestId === this.latest && this.busy) this.setBusy(false, this.map ? `Done in ${fmtMs(m.ms)}.` : '');
+        this.onMap(m);
         return;
       case MessageType.Failed:
-        if (m.requestId !== this.latest) return;
         this.setBusy(false, `${m.cancelled ? 'Cancelled' : 'Failed'}${this.map ? '; the map shown is the previous one' : ''}.`);
         if (!m.cancelled) {
           this.error.textContent = m.message;
@@ -272,7 +250,7 @@ export class AttentionTab {
     this.tabs.select(open ? 'attention' : 'heatmaps');
     document.body.classList.toggle('attention-open', open);
     document.body.dataset.attentionOpen = open ? '1' : '0';
-    if (open && (this.stale || (!this.map && this.latest === undefined))) this.request();
+    if (open && (this.stale || (!this.map && !this.asked))) this.request();
     if (open) this.redraw();
   }
 
@@ -295,10 +273,10 @@ export class AttentionTab {
 
   private request(): void {
     const s = this.state;
-    if (this.latest !== undefined && this.busy) vscode.postMessage({ type: MessageType.Cancel, requestId: this.latest });
-    const requestId = this.opts.nextRequestId();
-    issued.add(requestId);
-    this.latest = requestId;
+    const previous = this.opts.requests.latest('attention');
+    if (previous) vscode.postMessage({ type: MessageType.Cancel, requestId: previous.id });
+    const requestId = this.opts.requests.start('attention', { onReply: (reply) => this.onReply(reply) }).id;
+    this.asked = true;
     this.stale = false;
     const m: AttentionRequestMessage = { type: MessageType.Attention, requestId, mode: s.mode, fusion: s.fusion, discardRatio: s.discardRatio };
     if (s.mode === 'raw') {

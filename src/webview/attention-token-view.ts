@@ -10,16 +10,18 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { MessageType, type AttentionTokenInitMessage, type AttentionTokenResultMessage, type AttentionTokenViewState, type PredictionInfo, type ToPanelMessage } from '../shared/protocol';
-import { vscode } from './vscode-api';
+import { MessageType, type PredictionInfo } from '../shared/protocol/common';
+import type { AttentionRequestKind, AttentionToHost, AttentionToWebview, AttentionTokenInitMessage, AttentionTokenResultMessage, AttentionTokenViewState } from '../shared/protocol/attention';
+import { PendingRequests } from '../shared/protocol/requests';
+import { vscodeApi } from './vscode-api';
 import { h } from './views/dom';
-import { fmtMs } from './views/format';
+import { fmtMs } from './util/format';
 import { setBusy, showFailure, type StatusUi } from './views/status';
 import { tabStrip, type TabStrip } from './views/tabs';
 import { HeadView } from './views/head-view';
 import { ModelView } from './views/attention-model-view';
-import { prepareLayers } from './views/attention-layers';
-import { renderRolloutStrips, rolloutRow } from './views/rollout-strip';
+import { renderRolloutStrips } from './views/rollout-strip';
+import { prepareLayers, rolloutRow } from './util/token-layers';
 
 type TextField = HTMLElement & { value: string };
 type View = AttentionTokenViewState['view'];
@@ -43,9 +45,12 @@ interface Ui extends StatusUi {
 let state: AttentionTokenViewState | undefined;
 let init: AttentionTokenInitMessage | undefined;
 let ui: Ui | undefined;
-let current = 0;
-let nextRequest = 1;
-let waiting = false;
+const vscode = vscodeApi<AttentionToHost>();
+/** The texts whose attention is being computed (newer texts supersede them). */
+const requests = new PendingRequests<AttentionRequestKind, AttentionToWebview>({
+  side: 'webview',
+  isLast: (m) => m.type === MessageType.AttentionTokenResult || m.type === MessageType.Failed,
+});
 
 const body = () => document.body.dataset;
 
@@ -65,12 +70,12 @@ function submit(): void {
     ui.error.hidden = false;
     return;
   }
-  if (waiting) vscode.postMessage({ type: MessageType.Cancel, requestId: current });
-  current = nextRequest++;
-  waiting = true;
+  const previous = requests.latest('tokens');
+  if (previous) vscode.postMessage({ type: MessageType.Cancel, requestId: previous.id });
+  const requestId = requests.start('tokens', { onReply }).id;
   ui.error.hidden = true;
   setBusy(ui, true, 'Computing attention…');
-  vscode.postMessage({ type: MessageType.AttentionTokens, requestId: current, texts });
+  vscode.postMessage({ type: MessageType.AttentionTokens, requestId, texts });
 }
 
 function inputHint(length: number | null, vocab: number | undefined): string {
@@ -160,7 +165,10 @@ function build(m: AttentionTokenInitMessage, s: AttentionTokenViewState): Ui {
       }
     });
   }
-  ui.cancel.addEventListener('click', () => vscode.postMessage({ type: MessageType.Cancel, requestId: current }));
+  ui.cancel.addEventListener('click', () => {
+    const pending = requests.latest('tokens');
+    if (pending) vscode.postMessage({ type: MessageType.Cancel, requestId: pending.id });
+  });
   ui.headPanel.hidden = s.view !== 'head';
   ui.modelPanel.hidden = s.view !== 'model';
   return ui;
@@ -208,7 +216,7 @@ function onInit(m: AttentionTokenInitMessage): void {
     : { model: m.model.file, texts: texts(m.texts), view: 'head' };
   vscode.setState(state);
   init = m;
-  waiting = false;
+  requests.end(requests.latest('tokens'));
   ui = build(m, state);
   body().attentionTokens = '0';
   body().attentionLines = '0';
@@ -218,31 +226,31 @@ function onInit(m: AttentionTokenInitMessage): void {
   if (state.texts.every((t) => t.trim())) submit();
 }
 
-function onMessage(event: MessageEvent<ToPanelMessage>): void {
+function onMessage(event: MessageEvent<AttentionToWebview>): void {
   const m = event.data;
+  if (m.type === MessageType.AttentionTokenInit) {
+    onInit(m);
+  } else if (m.type === MessageType.Failed && m.requestId === undefined) {
+    // A failure of no request: the panel could not start.
+    requests.end(requests.latest('tokens'));
+    onReply(m);
+  } else if (!requests.route(m) && m.type === MessageType.AttentionTokenResult && !requests.latest('tokens')) {
+    // A superseded request's result is dropped; one the host computed itself is shown when idle.
+    onReply(m);
+  }
+}
+
+/** The reply to the texts sent last: their attention, or why there is none. */
+function onReply(m: AttentionToWebview): void {
   switch (m.type) {
-    case MessageType.AttentionTokenInit:
-      onInit(m);
-      return;
-    case MessageType.Started:
-      if (m.requestId === current && waiting) setBusy(ui, true, 'Computing attention…');
-      return;
     case MessageType.AttentionTokenResult:
-      // A superseded request's result is dropped.
-      if (waiting && m.requestId !== current) return;
-      waiting = false;
       try {
         onResult(m);
       } catch (err) {
         showFailure(ui, err instanceof Error ? err.message : String(err), false, '');
       }
       return;
-    case MessageType.Done:
-      if (m.requestId === current && !waiting && ui?.ring.hidden === false) setBusy(ui, false, `Done in ${fmtMs(m.ms)}.`);
-      return;
     case MessageType.Failed:
-      if (m.requestId !== undefined && m.requestId !== current) return;
-      waiting = false;
       showFailure(ui, m.message, m.cancelled, 'Cancelled.');
       if (ui && !ui.results.hidden) ui.status.textContent = `${m.cancelled ? 'Cancelled' : 'Failed'}; the attention shown is of the previous tokens.`;
       return;

@@ -12,17 +12,22 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
-import { MessageType, type FaithfulnessInfo, type InitMessage, type MapMessage, type MethodChoice, type PanelViewState, type PredictionInfo, type ToPanelMessage } from '../shared/protocol';
+import { MessageType, type MethodChoice, type PredictionInfo } from '../shared/protocol/common';
+import type { ExplainRequestKind, ExplainToHost, ExplainToWebview, ExplainViewState, FaithfulnessInfo, InitMessage, MapMessage } from '../shared/protocol/explain';
+import { PendingRequests } from '../shared/protocol/requests';
 import { COLORMAPS, isColormapName } from '../shared/colormaps';
-import { vscode } from './vscode-api';
+import { vscodeApi } from './vscode-api';
 import { h, singleSelect } from './views/dom';
 import { setBusy, showFailure } from './views/status';
 import { renderPredictions } from './views/predictions';
 import { renderMethodPicker } from './views/method-picker';
-import { MethodGrid, describeMap } from './views/grid';
+import { MethodGrid } from './views/grid';
 import { CurveCharts } from './views/curves';
-import { methodColour, fmtMs } from './views/format';
-import { OverlayCanvas, colormapGradient } from './render/overlay-canvas';
+import { OverlayCanvas } from './render/overlay-canvas';
+import { methodColour } from './util/colour';
+import { fmtMs } from './util/format';
+import { colormapGradient } from './util/heatmap';
+import { describeMap } from './util/map-caption';
 import { AttentionTab } from './attention-tab';
 
 interface Ui {
@@ -43,18 +48,25 @@ interface Ui {
   error: HTMLElement;
 }
 
-let state = vscode.getState() as PanelViewState | undefined;
+const vscode = vscodeApi<ExplainToHost>();
+let state = vscode.getState() as ExplainViewState | undefined;
 let ui: Ui | undefined;
 /** The Attention tab, when the model has attention over image patches. */
 let attention: AttentionTab | undefined;
 /** Class labels from the latest predictions (for the attention map's caption). */
 const classLabels = new Map<number, string>();
 let methodChoices: MethodChoice[] = [];
-let current = 0; // request whose results are shown
-let nextRequest = 1;
+/**
+ * The panel's requests: the explain run whose results are shown (the panel's latest, or one the
+ * host started) and the Attention tab's map. Replies to superseded requests are dropped.
+ */
+const requests = new PendingRequests<ExplainRequestKind, ExplainToWebview>({
+  side: 'webview',
+  isLast: (m) => m.type === MessageType.Done || m.type === MessageType.Failed || m.type === MessageType.AttentionMap,
+});
 const metrics = new Map<string, FaithfulnessInfo>();
 
-function save(patch: Partial<PanelViewState>): void {
+function save(patch: Partial<ExplainViewState>): void {
   if (!state) return;
   state = { ...state, ...patch };
   vscode.setState(state);
@@ -66,9 +78,9 @@ function selectedMethods(): MethodChoice[] {
   return methodChoices.filter((m) => wanted.includes(m.id) && !m.unavailable);
 }
 
-function explain(patch: Partial<Pick<PanelViewState, 'target' | 'layer' | 'methods' | 'metrics'>>): void {
+function explain(patch: Partial<Pick<ExplainViewState, 'target' | 'layer' | 'methods' | 'metrics'>>): void {
   save(patch);
-  const requestId = nextRequest++;
+  const requestId = requests.start('explain', { onReply: onExplainReply }).id;
   vscode.postMessage({ type: MessageType.Explain, requestId, target: state?.target, layer: state?.layer, methods: state?.methods, metrics: state?.metrics });
   if ('target' in patch) attention?.targetChanged();
 }
@@ -109,7 +121,7 @@ function build(m: InitMessage): Ui {
     info: m.attention,
     state: s.attention,
     save: (a) => save({ attention: a }),
-    nextRequestId: () => nextRequest++,
+    requests,
     target: () => state?.target,
     classLabel: (index) => classLabels.get(index),
     display: () => ({ colormap: state?.colormap ?? s.colormap, opacity: state?.opacity ?? s.opacity }),
@@ -181,7 +193,10 @@ function build(m: InitMessage): Ui {
   exportButton.addEventListener('click', () => {
     if (state?.focus) vscode.postMessage({ type: MessageType.ExportPng, method: state.focus, colormap: state.colormap, opacity: state.opacity });
   });
-  ui.cancel.addEventListener('click', () => vscode.postMessage({ type: MessageType.Cancel, requestId: current }));
+  ui.cancel.addEventListener('click', () => {
+    const run = requests.latest('explain');
+    if (run) vscode.postMessage({ type: MessageType.Cancel, requestId: run.id });
+  });
   sanityButton.addEventListener('click', () => vscode.postMessage({ type: MessageType.OpenSanityCheck }));
   copyButton.addEventListener('click', () => {
     if (state?.focus) vscode.postMessage({ type: MessageType.CopyNpy, method: state.focus });
@@ -221,6 +236,7 @@ function focus(method: string): void {
   if (!m) return;
   ui.canvas.setMap({ data: new Float32Array(m.data), height: m.height, width: m.width, signed: m.signed });
   ui.caption.textContent = `${m.label} · ${fmtMs(m.ms)} · ${describeMap(m)}`;
+  ui.caption.classList.toggle('degenerate', m.note !== undefined);
   redraw();
 }
 
@@ -257,32 +273,46 @@ export function startExplainView(): void {
   vscode.postMessage({ type: MessageType.Ready });
 }
 
-function onMessage(event: MessageEvent<ToPanelMessage>): void {
+function onMessage(event: MessageEvent<ExplainToWebview>): void {
   handle(event.data);
   // Explaining and attention share the body's busy class: either keeps it on.
   attention?.syncBusy();
 }
 
-function handle(m: ToPanelMessage): void {
-  // Started, AttentionMap, Done and Failed of the Attention tab's requests are its own.
-  if (attention && 'requestId' in m && m.requestId !== undefined && attention.owns(m.requestId)) {
-    attention.onMessage(m);
+function handle(m: ExplainToWebview): void {
+  if (m.type === MessageType.Init) {
+    onInit(m);
     return;
   }
+  if (m.type === MessageType.Failed && m.requestId === undefined) {
+    // A failure of no request: the panel could not start.
+    showFailure(ui, m.message, m.cancelled, 'Cancelled.');
+    return;
+  }
+  // The host's Started makes its run the one shown: the panel's own, or one the host started
+  // itself (on opening, for a new checkpoint), which supersedes the panel's.
+  if (m.type === MessageType.Started && !requests.get(m.requestId)) requests.start('explain', { id: m.requestId, onReply: onExplainReply });
+  requests.route(m);
+}
+
+function onInit(m: InitMessage): void {
+  state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity, methods: state.methods, focus: state.focus, metrics: state.metrics, attention: state.attention ?? m.state.attention } : {}) };
+  state.methods ??= m.defaultMethods;
+  vscode.setState(state);
+  methodChoices = m.methods;
+  classLabels.clear();
+  // The Attention tab is built anew: the old one's request is forgotten.
+  requests.end(requests.latest('attention'));
+  ui = build({ ...m, state });
+  document.body.dataset.image = m.imageName;
+  layoutGrid();
+  setBusy(ui, true, 'Explaining…');
+}
+
+/** A reply to the explain run shown. */
+function onExplainReply(m: ExplainToWebview): void {
   switch (m.type) {
-    case MessageType.Init:
-      state = { ...m.state, ...(state?.imagePath === m.state.imagePath ? { colormap: state.colormap, opacity: state.opacity, methods: state.methods, focus: state.focus, metrics: state.metrics, attention: state.attention ?? m.state.attention } : {}) };
-      state.methods ??= m.defaultMethods;
-      vscode.setState(state);
-      methodChoices = m.methods;
-      classLabels.clear();
-      ui = build({ ...m, state });
-      document.body.dataset.image = m.imageName;
-      layoutGrid();
-      setBusy(ui, true, 'Explaining…');
-      return;
     case MessageType.Started:
-      current = m.requestId;
       metrics.clear();
       ui?.grid.clear();
       document.body.dataset.maps = '0';
@@ -293,24 +323,25 @@ function handle(m: ToPanelMessage): void {
       if (m.reason === 'checkpoint') attention?.invalidate();
       return;
     case MessageType.Predictions:
-      if (m.requestId === current) onPredictions(m.predictions, m.target, m.checkpoint);
+      onPredictions(m.predictions, m.target, m.checkpoint);
       return;
     case MessageType.Map:
-      if (m.requestId === current) onMap(m);
+      onMap(m);
       return;
     case MessageType.Metrics:
-      if (m.requestId !== current || !ui) return;
+      if (!ui) return;
       metrics.set(m.method, m.metrics);
       ui.grid.setMetrics(m.method, m.metrics);
       updateCurves();
       document.body.dataset.metrics = String(metrics.size);
       return;
     case MessageType.Done:
-      if (m.requestId === current) setBusy(ui, false, `Done in ${fmtMs(m.ms)}.`);
+      setBusy(ui, false, `Done in ${fmtMs(m.ms)}.`);
       return;
     case MessageType.Failed:
-      if (m.requestId !== undefined && m.requestId !== current) return;
       showFailure(ui, m.message, m.cancelled, 'Cancelled.');
+      return;
+    default:
       return;
   }
 }

@@ -10,14 +10,16 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { MessageType, type SanityInitMessage, type SanityMapMessage, type SanityViewState, type ToPanelMessage } from '../shared/protocol';
+import { MessageType } from '../shared/protocol/common';
+import type { SanityInitMessage, SanityMapMessage, SanityRequestKind, SanityToHost, SanityToWebview, SanityViewState } from '../shared/protocol/sanity';
+import { PendingRequests } from '../shared/protocol/requests';
 import { SIMILARITY_LABELS, SIMILARITY_NAMES, type SanityResult, type SimilarityName } from '../shared/sanity';
-import { vscode } from './vscode-api';
+import { vscodeApi } from './vscode-api';
 import { h, singleSelect } from './views/dom';
 import { setBusy, showFailure } from './views/status';
 import { renderMethodPicker } from './views/method-picker';
 import { SanityChart } from './views/sanity-chart';
-import { fmtMs } from './views/format';
+import { fmtMs } from './util/format';
 import { OverlayCanvas } from './render/overlay-canvas';
 
 interface Ui {
@@ -37,8 +39,12 @@ let state: SanityViewState | undefined;
 let ui: Ui | undefined;
 let image: HTMLImageElement | undefined;
 let labels = new Map<string, string>();
-let current = 0;
-let nextRequest = 1;
+const vscode = vscodeApi<SanityToHost>();
+/** The run whose maps and result are shown; a new run supersedes it. */
+const requests = new PendingRequests<SanityRequestKind, SanityToWebview>({
+  side: 'webview',
+  isLast: (m) => m.type === MessageType.SanityResult || m.type === MessageType.Failed,
+});
 const tiles = new Map<string, OverlayCanvas>();
 
 function save(patch: Partial<SanityViewState>): void {
@@ -49,8 +55,8 @@ function save(patch: Partial<SanityViewState>): void {
 
 function run(): void {
   if (!state) return;
-  current = nextRequest++;
-  vscode.postMessage({ type: MessageType.SanityRun, requestId: current, state });
+  const requestId = requests.start('run', { onReply: onRunReply }).id;
+  vscode.postMessage({ type: MessageType.SanityRun, requestId, state });
 }
 
 function build(m: SanityInitMessage): Ui {
@@ -114,8 +120,11 @@ function build(m: SanityInitMessage): Ui {
     if (Number.isInteger(v) && v >= 0) save({ seed: v });
   });
   runButton.addEventListener('click', run);
-  twinButton.addEventListener('click', () => vscode.postMessage({ type: MessageType.SanityPickTwin, requestId: nextRequest }));
-  ui.cancel.addEventListener('click', () => vscode.postMessage({ type: MessageType.Cancel, requestId: current }));
+  twinButton.addEventListener('click', () => vscode.postMessage({ type: MessageType.SanityPickTwin }));
+  ui.cancel.addEventListener('click', () => {
+    const pending = requests.latest('run');
+    if (pending) vscode.postMessage({ type: MessageType.Cancel, requestId: pending.id });
+  });
   const img = new Image();
   img.onload = () => {
     image = img;
@@ -180,20 +189,28 @@ function showResult(r: SanityResult, ms: number): void {
   setBusy(ui, false, `Done in ${fmtMs(ms)}: ${r.steps.length - 1} randomization steps × ${r.summary.length} methods × ${r.images.length} image(s).`);
 }
 
-function onMessage(event: MessageEvent<ToPanelMessage>): void {
+function onMessage(event: MessageEvent<SanityToWebview>): void {
   const m = event.data;
+  if (m.type === MessageType.SanityInit) {
+    const saved = vscode.getState() as SanityViewState | undefined;
+    state = saved && saved.images.join('\n') === m.state.images.join('\n') ? { ...m.state, ...saved, twin: m.state.twin ?? saved.twin } : m.state;
+    vscode.setState(state);
+    ui = build({ ...m, state });
+    document.body.dataset.image = `${m.imageName} (sanity check)`;
+    run();
+  } else if (m.type === MessageType.Failed && m.requestId === undefined) {
+    // A failure of no run: the panel could not start.
+    showFailure(ui, m.message, m.cancelled, 'Cancelled; the weights were restored.');
+  } else {
+    requests.route(m); // a superseded run's replies are dropped
+  }
+}
+
+/** A reply to the run shown. */
+function onRunReply(m: SanityToWebview): void {
   switch (m.type) {
-    case MessageType.SanityInit: {
-      const saved = vscode.getState() as SanityViewState | undefined;
-      state = saved && saved.images.join('\n') === m.state.images.join('\n') ? { ...m.state, ...saved, twin: m.state.twin ?? saved.twin } : m.state;
-      vscode.setState(state);
-      ui = build({ ...m, state });
-      document.body.dataset.image = `${m.imageName} (sanity check)`;
-      run();
-      return;
-    }
     case MessageType.Started:
-      if (m.requestId !== current || !ui) return;
+      if (!ui) return;
       tiles.clear();
       ui.strip.replaceChildren();
       ui.verdicts.replaceChildren();
@@ -202,18 +219,15 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       setBusy(ui, true, 'Randomizing…');
       return;
     case MessageType.SanityProgress:
-      if (m.requestId === current && ui) ui.status.textContent = `${(m.fraction * 100).toFixed(0)}% · ${m.message}`;
+      if (ui) ui.status.textContent = `${(m.fraction * 100).toFixed(0)}% · ${m.message}`;
       return;
     case MessageType.SanityMap:
-      if (m.requestId === current && ui) onMap(m);
+      if (ui) onMap(m);
       return;
     case MessageType.SanityResult:
-      if (m.requestId === current) showResult(m.result, m.ms);
-      return;
-    case MessageType.Init:
+      showResult(m.result, m.ms);
       return;
     case MessageType.Failed:
-      if (m.requestId !== undefined && m.requestId !== current) return;
       showFailure(ui, m.message, m.cancelled, 'Cancelled; the weights were restored.');
       return;
     default:

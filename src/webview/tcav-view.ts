@@ -12,13 +12,17 @@ import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { MessageType, type TcavInitMessage, type TcavSavedResult, type TcavViewState, type ToPanelMessage } from '../shared/protocol';
+import { MessageType } from '../shared/protocol/common';
+import type { TcavInitMessage, TcavRequestKind, TcavSavedResult, TcavToHost, TcavToWebview, TcavViewState } from '../shared/protocol/tcav';
+import { PendingRequests } from '../shared/protocol/requests';
 import { LOW_CAV_ACCURACY, type TcavResult } from '../shared/tcav';
-import { vscode } from './vscode-api';
+import { vscodeApi } from './vscode-api';
 import { h, singleSelect } from './views/dom';
 import { setBusy, showFailure, type StatusUi } from './views/status';
-import { TcavCharts, seriesColour, seriesName, type TcavSeries } from './views/tcav-chart';
-import { fmtTime, renderTcavTable } from './views/tcav-table';
+import { TcavCharts, seriesColour, type TcavSeries } from './views/tcav-chart';
+import { renderTcavTable } from './views/tcav-table';
+import { fmtTime } from './util/format';
+import { seriesName } from './util/tcav-text';
 
 interface Ui extends StatusUi {
   run: HTMLElement;
@@ -46,9 +50,13 @@ let ui: Ui | undefined;
 let saved: TcavSavedResult[] = [];
 let shown: Shown | undefined;
 let compared: { file: string; result: TcavResult }[] = [];
-let running = false;
-let current = 0;
-let nextRequest = 1;
+const vscode = vscodeApi<TcavToHost>();
+/** The run in progress: the panel's, or one the host started (XAI Lens: Run TCAV). */
+const requests = new PendingRequests<TcavRequestKind, TcavToWebview>({
+  side: 'webview',
+  isLast: (m) => m.type === MessageType.TcavResult || m.type === MessageType.Failed,
+});
+const running = () => requests.latest('run') !== undefined;
 let compareTimer: ReturnType<typeof setTimeout> | undefined;
 
 function save(patch: Partial<TcavViewState>): void {
@@ -72,13 +80,12 @@ function busy(on: boolean, text: string): void {
 }
 
 function run(): void {
-  if (!state || running) return;
-  running = true;
-  current = nextRequest++;
+  if (!state || running()) return;
+  const requestId = requests.start('run', { onReply: onRunReply }).id;
   body().tcavDone = '0';
   if (ui) ui.error.hidden = true;
   busy(true, `Starting TCAV (${ui?.runs.value || state.runs} runs)…`);
-  vscode.postMessage({ type: MessageType.TcavRun, requestId: current, runs: state.runs });
+  vscode.postMessage({ type: MessageType.TcavRun, requestId, runs: state.runs });
 }
 
 /** Asks the host for the compared results (debounced: the multi-select reports every click). */
@@ -183,7 +190,7 @@ function draw(): void {
   renderTcavTable(ui.table, cur.result, state.magnitude);
   d.tcavBars = String(bars);
   d.tcavCompare = String(others.length);
-  d.tcavDone = running ? '0' : '1';
+  d.tcavDone = running() ? '0' : '1';
   d.tcavSource = cur.source;
 }
 
@@ -245,7 +252,10 @@ function build(m: TcavInitMessage, s: TcavViewState): Ui {
   );
   app.removeAttribute('aria-busy');
   runButton.addEventListener('click', run);
-  ui.cancel.addEventListener('click', () => vscode.postMessage({ type: MessageType.Cancel, requestId: current }));
+  ui.cancel.addEventListener('click', () => {
+    const pending = requests.latest('run');
+    if (pending) vscode.postMessage({ type: MessageType.Cancel, requestId: pending.id });
+  });
   openExperiment.addEventListener('click', () => vscode.postMessage({ type: MessageType.TcavOpenFile, file: state?.experiment ?? m.state.experiment }));
   openResult.addEventListener('click', () => {
     if (shown?.file) vscode.postMessage({ type: MessageType.TcavOpenFile, file: shown.file });
@@ -276,7 +286,7 @@ function onInit(m: TcavInitMessage): void {
   state = prev && prev.experiment === m.state.experiment ? { ...m.state, ...prev } : { ...m.state };
   state.compare = state.compare.filter((f) => saved.some((s) => s.file === f));
   vscode.setState(state);
-  running = false;
+  requests.end(requests.latest('run'));
   compared = [];
   shown = m.latest ? { result: m.latest, file: fileOf(m.latest), source: 'saved' } : undefined;
   ui?.charts.destroy();
@@ -287,37 +297,12 @@ function onInit(m: TcavInitMessage): void {
   if (state.compare.length) requestComparison();
 }
 
-function onMessage(event: MessageEvent<ToPanelMessage>): void {
+function onMessage(event: MessageEvent<TcavToWebview>): void {
   const m = event.data;
   switch (m.type) {
     case MessageType.TcavInit:
       onInit(m);
       return;
-    case MessageType.Started:
-      // A run the host started (XAI Lens: Run TCAV) becomes the current one, with progress and cancel.
-      if (m.requestId !== current && !running) {
-        current = m.requestId;
-        running = true;
-        body().tcavDone = '0';
-        if (ui) ui.error.hidden = true;
-      }
-      if (m.requestId === current && running) busy(true, 'Running TCAV…');
-      return;
-    case MessageType.TcavProgress:
-      if (m.requestId === current && running && ui) ui.status.textContent = `${Math.round(m.fraction * 100)}% · ${m.message}`;
-      return;
-    case MessageType.TcavResult: {
-      // A superseded run's result is dropped; one the host started itself is shown when idle.
-      if (running && m.requestId !== current) return;
-      running = false;
-      saved = m.saved;
-      shown = { result: m.result, file: m.file, source: 'run' };
-      if (state?.compare.includes(m.file)) save({ compare: state.compare.filter((f) => f !== m.file) });
-      fillCompare();
-      busy(false, `Done in ${m.result.timings.total.toFixed(1)} s: ${m.result.cells.length} bars over ${m.result.layers.length} layer${m.result.layers.length === 1 ? '' : 's'}, saved.`);
-      draw();
-      return;
-    }
     case MessageType.TcavComparison: {
       if (!state) return;
       const wanted = state.compare;
@@ -325,15 +310,45 @@ function onMessage(event: MessageEvent<ToPanelMessage>): void {
       draw();
       return;
     }
+    default:
+      break;
+  }
+  if (m.type === MessageType.Failed && m.requestId === undefined) {
+    if (running() && ui) {
+      // Not about the run (e.g. a saved result that would not load): the run goes on.
+      ui.error.textContent = m.message;
+      ui.error.hidden = false;
+    } else {
+      onRunReply(m);
+    }
+    return;
+  }
+  // A run the host started (XAI Lens: Run TCAV) becomes the current one when none is running, with progress and cancel.
+  if (m.type === MessageType.Started && !running()) requests.start('run', { id: m.requestId, onReply: onRunReply });
+  // A superseded run's replies are dropped; a result the host finished itself is shown when idle.
+  if (!requests.route(m) && m.type === MessageType.TcavResult && !running()) onRunReply(m);
+}
+
+/** A reply to the run in progress. */
+function onRunReply(m: TcavToWebview): void {
+  switch (m.type) {
+    case MessageType.Started:
+      body().tcavDone = '0';
+      if (ui) ui.error.hidden = true;
+      busy(true, 'Running TCAV…');
+      return;
+    case MessageType.TcavProgress:
+      if (ui) ui.status.textContent = `${Math.round(m.fraction * 100)}% · ${m.message}`;
+      return;
+    case MessageType.TcavResult:
+      saved = m.saved;
+      shown = { result: m.result, file: m.file, source: 'run' };
+      if (state?.compare.includes(m.file)) save({ compare: state.compare.filter((f) => f !== m.file) });
+      fillCompare();
+      busy(false, `Done in ${m.result.timings.total.toFixed(1)} s: ${m.result.cells.length} bars over ${m.result.layers.length} layer${m.result.layers.length === 1 ? '' : 's'}, saved.`);
+      draw();
+      return;
     case MessageType.Failed:
-      if (m.requestId !== undefined && m.requestId !== current) return;
-      if (m.requestId === undefined && running && ui) {
-        // Not about the run (e.g. a saved result that would not load): the run goes on.
-        ui.error.textContent = m.message;
-        ui.error.hidden = false;
-        return;
-      }
-      running = false;
       showFailure(ui, m.message, m.cancelled, shown ? 'Cancelled; the result shown is the previous one.' : 'Cancelled.');
       ui?.run.removeAttribute('disabled');
       ui?.runs.removeAttribute('disabled');

@@ -3,7 +3,8 @@
 // heatmap on the canvas, the opacity slider redraws it, clicking another class brings a new map.
 // Measures cold (command → first heatmap drawn) and warm (another class) times, for the demo
 // model and for a MobileNetV2-size model (224×224, random weights) on wasm; runs the sanity
-// check, TCAV on the demo experiment and the attention views. Screenshots go to test-artifacts/.
+// check, TCAV on the demo experiment and the attention views. Every panel opens beside a code
+// editor, as a tab of one group (checked before the last screenshots). Screenshots go to test-artifacts/.
 //
 //   node out/test/e2e/explain.e2e.js --vsix xai-lens.vsix [--from <a folder laid out like demo/>]
 //
@@ -13,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Frame, Page } from 'playwright-core';
-import { describeWebviews, explorerContextMenu, explorerRow, openWorkbench, panelFrame, repoPath, runCommand, runE2e, screenshot } from './workbench';
+import { describeWebviews, explorerContextMenu, explorerRow, openFileFromExplorer, openWorkbench, panelFrame, repoPath, runCommand, runE2e, screenshot } from './workbench';
 import { buildMobileNetV2 } from '../../bench/mobilenet-v2';
 import { fsSaveHandler } from '../../src/extension/model/fs-io';
 import { initBackend } from '../../src/extension/backend/backends';
@@ -84,6 +85,14 @@ async function canvasStats(frame: Frame): Promise<{ url: string; width: number; 
   });
 }
 
+/** The tab labels of each editor group, left to right. */
+async function editorGroups(page: Page): Promise<string[][]> {
+  // The page's elements, typed by hand: this file compiles without the DOM library.
+  interface El { textContent: string | null; querySelectorAll(selector: string): ArrayLike<El> }
+  return page.locator('.part.editor .editor-group-container').evaluateAll((groups) =>
+    groups.map((g) => Array.from((g as unknown as El).querySelectorAll('.tabs-container .tab'), (t) => (t.textContent ?? '').trim())));
+}
+
 async function explainFromExplorer(page: Page, folder: string, file: string): Promise<number> {
   const row = explorerRow(page, file);
   if (!(await row.isVisible().catch(() => false))) await explorerRow(page, folder).click();
@@ -111,8 +120,17 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   const boxes = JSON.parse(fs.readFileSync(path.join(workspace, 'images', 'boxes.json'), 'utf8')) as Record<string, Truth>;
   const [imageName, truth] = Object.entries(boxes)[0];
   const timings: Record<string, number> = {};
+  // The panels' CSP allows no inline styles: anything that needs one shows up as a violation.
+  const cspViolations: string[] = [];
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
+  });
   await openWorkbench(page, server.url);
   step('workbench up');
+  // The user is working on code: the panels open beside it, as tabs of one group.
+  const codeFile = 'train.py';
+  await explorerRow(page, 'pytorch').click();
+  await openFileFromExplorer(page, codeFile);
 
   // 1. right-click → Explain Image on the demo model: the panel, predictions, a heatmap.
   const t0 = await explainFromExplorer(page, 'images', imageName);
@@ -123,6 +141,8 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   const predictions = frame.locator('#predictions li');
   check((await predictions.count()) === 3, 'the panel lists the predictions (3 classes)');
   check((await predictions.first().innerText()).includes(truth.label), `the top prediction is ${truth.label}`);
+  const bars = await predictions.locator('.bar').evaluateAll('(els) => els.map((el) => el.getBoundingClientRect().width)') as number[];
+  check(bars.length === 3 && bars[0] > 10 * bars[2], `the probability bars are drawn to scale without inline style attributes (${bars.map((w) => w.toFixed(0)).join(', ')} px)`);
   const first = await canvasStats(frame);
   check(first.width > 0 && first.height > 0 && first.std > 5, `the heatmap canvas is drawn (${first.width}×${first.height}, pixel spread ${first.std.toFixed(1)})`);
 
@@ -162,6 +182,13 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await frame.locator('#grid').screenshot({ path: repoPath('test-artifacts', 'e2e-grid.png') });
   await frame.locator('.curves').screenshot({ path: repoPath('test-artifacts', 'e2e-curves.png') });
   await screenshot(page, 'e2e-panel-grid');
+  // The README's picture (docs/panel.png): the training script beside the panel, side bar closed.
+  await runCommand(page, 'View: Toggle Primary Side Bar Visibility');
+  await frame.locator('body').evaluate('window.scrollTo(0, 0)');
+  await page.waitForTimeout(500);
+  await screenshot(page, 'e2e-readme');
+  await runCommand(page, 'View: Toggle Primary Side Bar Visibility');
+  await explorerRow(page, 'images').waitFor({ timeout: 30_000 });
 
   // 4. click another class: a new map arrives (warm re-explain).
   const v = await mapVersion(frame);
@@ -233,6 +260,10 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await waitForMap(frame2, v2, 120_000);
   timings.warmMobileNetMs = Date.now() - t3;
   check(true, `MobileNetV2-size model: cold ${timings.coldMobileNetMs} ms, warm ${timings.warmMobileNetMs} ms`);
+  const groups = await editorGroups(page);
+  check(groups.length === 2 && groups[0].length === 1 && groups[0][0].includes(codeFile) && groups[1].length >= 5 && groups[1].every((t) => /^(Explain|Sanity check|TCAV|Attention)/.test(t)),
+    `the code and one group of panel tabs beside it: ${JSON.stringify(groups)}`);
+  check(cspViolations.length === 0, `no Content Security Policy violation in any panel${cspViolations.length ? `: ${cspViolations[0]}` : ''}`);
   await screenshot(page, 'e2e-panel-mobilenet');
 
   // 10. the panel in a dark and a high-contrast theme (colours come from the theme's variables).

@@ -7,7 +7,8 @@ import { describe, it, before } from 'mocha';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MessageType, type FailedMessage, type ToPanelMessage } from '../../src/shared/protocol';
+import { MessageType, type FailedMessage } from '../../src/shared/protocol/common';
+import type { ToWebviewMessage } from '../../src/extension/panel/services';
 import type { XaiLensApi } from '../../src/extension/extension';
 import { collectMessages, finished } from './messages';
 
@@ -34,12 +35,12 @@ describe('compute workers', () => {
     const killed = collectMessages(api, image, (m, all) => finished(m) && all.some((x) => x.type === MessageType.Started && x.requestId === 901), 60_000);
     let kill: Promise<number> | undefined;
     const sub = api.onDidPostMessage((e) => {
-      if (e.imagePath !== image || e.message.type !== MessageType.Predictions || e.message.requestId !== 901 || kill) return;
+      if (e.subject !== image || e.message.type !== MessageType.Predictions || e.message.requestId !== 901 || kill) return;
       const busy = pool.threadIds.findIndex((_, i) => pool.busy(i));
       kill = pool.kill(busy >= 0 ? busy : 0);
     });
     void panel.onMessage({ type: MessageType.Explain, requestId: 901, methods: ['rise'], metrics: false });
-    const messages: ToPanelMessage[] = await killed;
+    const messages: ToWebviewMessage[] = await killed;
     sub.dispose();
     await kill;
     const failed = messages.find((m): m is FailedMessage => m.type === MessageType.Failed && m.requestId === 901);

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MessageType, type MapMessage, type MetricsMessage, type PredictionsMessage, type SanityMapMessage, type SanityResultMessage, type TcavResultMessage, type AttentionMapMessage, type AttentionTokenResultMessage, type ToPanelMessage } from '../../src/shared/protocol';
+import { MessageType } from '../../src/shared/protocol/common';
+import type { MapMessage, MetricsMessage, PredictionsMessage, AttentionMapMessage } from '../../src/shared/protocol/explain';
+import type { SanityMapMessage, SanityResultMessage } from '../../src/shared/protocol/sanity';
+import type { TcavResultMessage } from '../../src/shared/protocol/tcav';
+import type { AttentionTokenResultMessage } from '../../src/shared/protocol/attention';
+import type { ToWebviewMessage } from '../../src/extension/panel/services';
 import { argmax2d, resizeMap } from '../../src/shared/map-ops';
 import type { XaiLensApi } from '../../src/extension/extension';
 import { collectMessages, finished } from './messages';
@@ -19,12 +24,12 @@ let root: string;
 
 interface Truth { label: string; box: { x: number; y: number; w: number; h: number } }
 
-function collect(imagePath: string, until: (m: ToPanelMessage, all: ToPanelMessage[]) => boolean, timeoutMs = 45_000): Promise<ToPanelMessage[]> {
-  return collectMessages(api, imagePath, until, timeoutMs);
+function collect(subject: string, until: (m: ToWebviewMessage, all: ToWebviewMessage[]) => boolean, timeoutMs = 45_000): Promise<ToWebviewMessage[]> {
+  return collectMessages(api, subject, until, timeoutMs);
 }
 
 /** Resolves once nothing has been posted to the image's panels for `ms` (the panel is idle). */
-function quiet(imagePath: string, ms = 3000): Promise<void> {
+function quiet(subject: string, ms = 3000): Promise<void> {
   return new Promise((resolve) => {
     const subs: vscode.Disposable[] = [];
     const done = () => {
@@ -33,7 +38,7 @@ function quiet(imagePath: string, ms = 3000): Promise<void> {
     };
     let timer = setTimeout(done, ms);
     subs.push(api.onDidPostMessage((e) => {
-      if (e.imagePath !== imagePath) return;
+      if (e.subject !== subject) return;
       clearTimeout(timer);
       timer = setTimeout(done, ms);
     }));

@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MessageType, type InitMessage, type MapMessage, type PredictionsMessage, type SanityResultMessage, type ToPanelMessage } from '../../src/shared/protocol';
+import { MessageType } from '../../src/shared/protocol/common';
+import type { InitMessage, MapMessage, PredictionsMessage } from '../../src/shared/protocol/explain';
+import type { SanityResultMessage } from '../../src/shared/protocol/sanity';
+import type { ToWebviewMessage } from '../../src/extension/panel/services';
 import { argmax2d, resizeMap } from '../../src/shared/map-ops';
 import type { XaiLensApi } from '../../src/extension/extension';
 import { collectMessages, finished } from './messages';
@@ -19,8 +22,8 @@ let api: XaiLensApi;
 let root: string;
 let boxes: [string, { label: string; box: { x: number; y: number; w: number; h: number } }][];
 
-function collect(imagePath: string, until: (m: ToPanelMessage, all: ToPanelMessage[]) => boolean, timeoutMs = 90_000): Promise<ToPanelMessage[]> {
-  return collectMessages(api, imagePath, until, timeoutMs);
+function collect(subject: string, until: (m: ToWebviewMessage, all: ToWebviewMessage[]) => boolean, timeoutMs = 90_000): Promise<ToWebviewMessage[]> {
+  return collectMessages(api, subject, until, timeoutMs);
 }
 
 async function useModel(relative: string): Promise<void> {
@@ -28,7 +31,7 @@ async function useModel(relative: string): Promise<void> {
 }
 
 /** Explains image `k` of boxes.json with the model set now; returns what the panel was sent. */
-async function explain(k: number): Promise<{ image: string; messages: ToPanelMessage[] }> {
+async function explain(k: number): Promise<{ image: string; messages: ToWebviewMessage[] }> {
   const image = path.join(root, 'images', boxes[k][0]);
   const done = collect(image, finished);
   await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
@@ -38,7 +41,7 @@ async function explain(k: number): Promise<{ image: string; messages: ToPanelMes
   return { image, messages };
 }
 
-function assertPeakInBox(k: number, messages: ToPanelMessage[]): void {
+function assertPeakInBox(k: number, messages: ToWebviewMessage[]): void {
   const map = messages.find((m): m is MapMessage => m.type === MessageType.Map && m.method === 'gradcam')!;
   assert.ok(map, 'a Grad-CAM map');
   const up = resizeMap(new Float32Array(map.data), map.height, map.width, 64, 64);

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { MessageType, type ToPanelMessage } from '../../src/shared/protocol';
+import { MessageType } from '../../src/shared/protocol/common';
+import type { ToWebviewMessage } from '../../src/extension/panel/services';
 import type { XaiLensApi } from '../../src/extension/extension';
 import { initBackend } from '../../src/extension/backend/backends';
 import { fsSaveHandler } from '../../src/extension/model/fs-io';
@@ -67,7 +68,7 @@ describe('responsiveness', () => {
     const probe = lagProbe();
     const t0 = performance.now();
     await vscode.commands.executeCommand('xaiLens.explainImage', vscode.Uri.file(image));
-    const messages: ToPanelMessage[] = await done;
+    const messages: ToWebviewMessage[] = await done;
     const lag = probe.stop();
     const failed = messages.find((m) => m.type === MessageType.Failed);
     assert.equal(failed, undefined, JSON.stringify(failed));

@@ -9,7 +9,7 @@ import type { AttentionPanel } from '../panel/attention-panel';
 import type { ExplainPanel } from '../panel/explain-panel';
 import { IMAGE_EXTENSIONS } from '../image/extensions';
 import { UserError } from '../../shared/errors';
-import { MessageType } from '../../shared/protocol';
+import { MessageType } from '../../shared/protocol/common';
 import { findModelFiles } from './model-choice';
 import { setModelPathSetting } from '../settings/settings';
 import { mayHaveAttention } from '../attention/attention-cache';
@@ -33,8 +33,8 @@ async function pickImage(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
 
 /** The workspace model when it has attention, else one the user picks among those that have. */
 async function attentionModel(panels: PanelManager): Promise<AttentionSummary | undefined> {
-  const file = await panels.resolveModelPath();
-  const model = await panels.attention(file);
+  const file = await panels.models.resolveModelPath();
+  const model = await panels.models.attention(file);
   if (model) return model;
   const candidates = (await findModelFiles()).filter((u) => mayHaveAttention(u.fsPath));
   if (candidates.length === 0) {
@@ -45,7 +45,7 @@ async function attentionModel(panels: PanelManager): Promise<AttentionSummary | 
     { title: 'XAI Lens: Show Attention', placeHolder: `${vscode.workspace.asRelativePath(file)} has no attention layers: which Transformer?` },
   );
   if (!pick) return undefined;
-  const picked = await panels.attention(pick.file);
+  const picked = await panels.models.attention(pick.file);
   if (!picked) throw new UserError(`${pick.description} has no attention layers`);
   return picked;
 }
@@ -58,10 +58,10 @@ export async function showAttentionCommand(panels: PanelManager, uri?: vscode.Ur
     if (model.kind === 'tokens') return panels.openAttention(model.file);
     const image = await pickImage(uri);
     if (!image) return undefined;
-    if (model.file !== (await panels.resolveModelPath())) {
+    if (model.file !== (await panels.models.resolveModelPath())) {
       // An image model is explained by the workspace's model: make this one it, as Select Model does.
       await setModelPathSetting(vscode.workspace.asRelativePath(model.file));
-      panels.useModel(model.file);
+      panels.models.useModel(model.file);
       panels.backend.setModel(vscode.workspace.asRelativePath(model.file));
       for (const p of panels.openPanels) if (p.imagePath !== image.fsPath) await p.onMessage({ type: MessageType.Ready });
     }

@@ -72,7 +72,7 @@ export async function installGpuBackendCommand(panels: PanelManager): Promise<vo
   }
   await setBackendSetting('tensorflow-gpu');
   panels.backend.reset();
-  panels.reloadModels();
+  panels.models.forget();
   const report = await panels.backend.ensure();
   if (report.backend === 'tensorflow-gpu') {
     void vscode.window.showInformationMessage('XAI Lens: the GPU backend is installed and in use.');

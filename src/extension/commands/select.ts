@@ -7,7 +7,7 @@ import { backendSetting, setBackendSetting, setModelPathSetting } from '../setti
 import { claimingFormat } from '../model/formats/registry';
 import { COMMANDS } from '../settings/ids';
 import type { PanelManager } from '../panel/panel-manager';
-import { MessageType } from '../../shared/protocol';
+import { MessageType } from '../../shared/protocol/common';
 
 const BACKEND_DESCRIPTIONS: Record<BackendChoice, string> = {
   auto: 'the fastest that loads: GPU, then native CPU, then WebAssembly, then JavaScript',

@@ -64,9 +64,9 @@ export async function newTcavExperimentCommand(panels: PanelManager, uri?: vscod
   }
   const title = 'XAI Lens: New TCAV Experiment';
   try {
-    const modelFile = await panels.resolveModelPath();
+    const modelFile = await panels.models.resolveModelPath();
     // The model's labels and layers, from a worker's copy of it.
-    const m = await panels.describe(modelFile);
+    const m = await panels.models.describe(modelFile);
     const info = {
       labels: m.labels ?? Array.from({ length: m.outputSize }, (_, i) => String(i)),
       layers: m.layers.filter((l) => l.outputShape.length >= 2 && !l.className.toLowerCase().includes('input')).map((l) => ({ name: l.name, detail: `${l.className} ${JSON.stringify(l.outputShape.slice(1))}`, spatial: l.spatial })),

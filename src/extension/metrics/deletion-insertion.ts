@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAdapter, Target } from '../model/types';
-import type { CurveMetric } from '../../shared/protocol';
+import type { CurveMetric } from '../../shared/protocol/explain';
 import { UserError } from '../../shared/errors';
 import { gaussianBlur } from '../explain/blur';
 import { batchSizeOf, singleImage } from '../explain/methods/request-checks';

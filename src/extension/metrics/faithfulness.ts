@@ -4,7 +4,7 @@
  * the object's box is known.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { FaithfulnessInfo } from '../../shared/protocol';
+import type { FaithfulnessInfo } from '../../shared/protocol/explain';
 import type { ModelAdapter, Target } from '../model/types';
 import { deletionInsertion } from './deletion-insertion';
 import { road } from './road';

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelAdapter, Target } from '../model/types';
-import type { CurveMetric } from '../../shared/protocol';
+import type { CurveMetric } from '../../shared/protocol/explain';
 import { throwIfCancelled, UserError } from '../../shared/errors';
 import { batchSizeOf, singleImage } from '../explain/methods/request-checks';
 import { yieldToEventLoop } from '../util/event-loop';

@@ -6,7 +6,8 @@
  */
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { MessageType, type AttentionTokenViewState, type FromPanelMessage } from '../../shared/protocol';
+import { MessageType } from '../../shared/protocol/common';
+import type { AttentionToHost, AttentionToWebview, AttentionTokenViewState } from '../../shared/protocol/attention';
 import { UserError } from '../../shared/errors';
 import { attentionInfoJob, attentionTokensJob, type AttentionSummary } from '../compute/jobs/attention';
 import type { TokenAttention } from '../attention/token-request';
@@ -15,9 +16,9 @@ import type { PanelServices } from './services';
 
 const buffer = (a: Float32Array) => a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength) as ArrayBuffer;
 
-export class AttentionPanel extends PanelBase {
-  constructor(panel: vscode.WebviewPanel, private state: AttentionTokenViewState, services: PanelServices, onDispose: (p: AttentionPanel) => void) {
-    super(panel, services, 'attention', `Attention: ${path.basename(path.dirname(state.model))}`, onDispose as (p: PanelBase) => void);
+export class AttentionPanel extends PanelBase<AttentionToHost, AttentionToWebview> {
+  constructor(panel: vscode.WebviewPanel, private state: AttentionTokenViewState, services: PanelServices) {
+    super(panel, services, 'attention', `Attention: ${path.basename(path.dirname(state.model))}`);
   }
 
   get model(): string {
@@ -28,7 +29,7 @@ export class AttentionPanel extends PanelBase {
     return this.state.model;
   }
 
-  async onMessage(m: FromPanelMessage): Promise<void> {
+  async onMessage(m: AttentionToHost): Promise<void> {
     switch (m.type) {
       case MessageType.Ready:
         await this.init();
@@ -44,8 +45,8 @@ export class AttentionPanel extends PanelBase {
 
   private async init(): Promise<void> {
     try {
-      const pool = await this.services.compute();
-      const model = this.services.modelRef(this.state.model);
+      const pool = await this.services.models.compute();
+      const model = this.services.models.modelRef(this.state.model);
       const info = await pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model }, { model });
       if (!info?.tokens) throw new UserError(`${path.basename(path.dirname(this.state.model))} has no attention layers over token inputs (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
       const { inputs, layers } = info.tokens;
@@ -67,8 +68,8 @@ export class AttentionPanel extends PanelBase {
   private async show(requestId: number, texts: string[]): Promise<void> {
     const t0 = performance.now();
     try {
-      const pool = await this.services.compute();
-      const model = this.services.modelRef(this.state.model);
+      const pool = await this.services.models.compute();
+      const model = this.services.models.modelRef(this.state.model);
       const r = await pool.run<TokenAttention>(attentionTokensJob.kind, { model, texts }, { model });
       this.post({
         type: MessageType.AttentionTokenResult,

@@ -7,17 +7,18 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { MessageType, type FromPanelMessage, type PanelViewState, type ToPanelMessage } from '../../shared/protocol';
+import { MessageType } from '../../shared/protocol/common';
+import type { AttentionRequestMessage, ExplainToHost, ExplainToWebview, ExplainViewState } from '../../shared/protocol/explain';
+import { PendingRequests, type PendingRequest } from '../../shared/protocol/requests';
 import { CancelledError, UserError } from '../../shared/errors';
 import type { MethodResult } from '../explain/explain-image';
 import { EXPLAINERS } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
 import { renderOverlayPng } from '../image/overlay';
 import { encodeNpy } from '../image/npy';
-import { setUpWebviewPanel } from './html';
-import { reportFailure } from './failure';
 import { readBox } from '../image/boxes';
 import { COMMANDS } from '../settings/ids';
+import { PanelBase } from './panel-base';
 import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 import type { ComputePool } from '../compute/pool';
@@ -28,29 +29,28 @@ import { attentionMapJob } from '../compute/jobs/attention';
 const DISPLAY_MAX_SIDE = 1024;
 const MAX_CACHED_MAPS = 64;
 
-export class ExplainPanel implements vscode.Disposable {
-  private run?: { id: number; abort: AbortController };
+type Run = PendingRequest<'explain'>;
+
+export class ExplainPanel extends PanelBase<ExplainToHost, ExplainToWebview> {
+  /**
+   * The explain run in flight: the webview's request, or one the host started (on opening, for a
+   * new checkpoint). An attention request is one job, answered by its map whenever it is ready.
+   */
+  private readonly runs = new PendingRequests<'explain'>({ side: 'host' });
   private lastMaps = new Map<string, MethodResult>();
   /** Maps already computed with one model version (file and checkpoint), by target, layer and method. */
   private cache = { version: '', maps: new Map<string, MethodResult>() };
   private modelFile?: string;
-  private nextHostRequest = -1;
-  private disposed = false;
-  private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(
-    readonly panel: vscode.WebviewPanel,
-    private state: PanelViewState,
-    private readonly services: PanelServices,
-  ) {
-    setUpWebviewPanel(panel, services.context.extensionUri, `Explain: ${path.basename(state.imagePath)}`, 'explain');
-    this.disposables.push(
-      panel.webview.onDidReceiveMessage((m: FromPanelMessage) => this.onMessage(m)),
-      panel.onDidDispose(() => this.dispose()),
-    );
+  constructor(panel: vscode.WebviewPanel, private state: ExplainViewState, services: PanelServices) {
+    super(panel, services, 'explain', `Explain: ${path.basename(state.imagePath)}`);
   }
 
   get imagePath(): string {
+    return this.state.imagePath;
+  }
+
+  protected get subject(): string {
     return this.state.imagePath;
   }
 
@@ -59,24 +59,17 @@ export class ExplainPanel implements vscode.Disposable {
     return this.modelFile;
   }
 
-  post(message: ToPanelMessage): void {
-    if (this.disposed) return;
-    void this.panel.webview.postMessage(message);
-    this.services.onDidPost({ imagePath: this.state.imagePath, message });
-  }
-
-  /** Handles a message from the webview (also used by tests to act as the webview). */
-  async onMessage(m: FromPanelMessage): Promise<void> {
+  async onMessage(m: ExplainToHost): Promise<void> {
     switch (m.type) {
       case MessageType.Ready:
         await this.init();
         return;
       case MessageType.Explain:
         this.state = { ...this.state, target: m.target, layer: m.layer, methods: m.methods ?? this.state.methods, metrics: m.metrics ?? this.state.metrics };
-        await this.explain(m.requestId, 'request');
+        await this.explain(this.runs.start('explain', { id: m.requestId }), 'request');
         return;
       case MessageType.Cancel:
-        if (this.run?.id === m.requestId) this.run.abort.abort();
+        this.runs.cancel(m.requestId);
         return;
       case MessageType.ExportPng:
         await this.guard(() => this.exportPng(m.method, m.colormap, m.opacity));
@@ -106,9 +99,9 @@ export class ExplainPanel implements vscode.Disposable {
 
   /** Runs `use` with what a worker says about the workspace's model (loaded there, or reloaded when its files changed). */
   private async withModel<T>(use: (model: ModelInfo, pool: ComputePool) => Promise<T>): Promise<T> {
-    const pool = await this.services.compute();
-    const file = await this.services.resolveModelPath();
-    const model = await this.services.describe(file, this.state.layer);
+    const pool = await this.services.models.compute();
+    const file = await this.services.models.resolveModelPath();
+    const model = await this.services.models.describe(file, this.state.layer);
     this.modelFile = model.file;
     this.services.backend.setModel(model.name);
     return use(model, pool);
@@ -119,18 +112,18 @@ export class ExplainPanel implements vscode.Disposable {
       if (!fs.existsSync(this.state.imagePath)) throw new UserError(`the image ${this.state.imagePath} no longer exists`);
       const display = await loadDisplayImage(this.state.imagePath, DISPLAY_MAX_SIDE);
       await this.withModel((model) => this.sendInit(model, display));
-      await this.explain(this.nextHostRequest--, 'request');
+      await this.explain(this.runs.start('explain'), 'request');
     } catch (err) {
-      this.fail(undefined, err);
+      this.report(undefined, err);
     }
   }
 
   private async sendInit(model: ModelInfo, display: { data: Uint8Array; width: number; height: number }): Promise<void> {
     const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
-    const attention = (await this.services.attention(model.file).catch(() => undefined))?.image;
+    const attention = (await this.services.models.attention(model.file).catch(() => undefined))?.image;
     this.post({
       type: MessageType.Init,
-      state: { ...this.state, metrics: this.state.metrics ?? this.services.metricsByDefault() },
+      state: { ...this.state, metrics: this.state.metrics ?? this.services.settings.metricsByDefault() },
       imageName: path.basename(this.state.imagePath),
       image: png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer,
       imageMime: 'image/png',
@@ -139,14 +132,14 @@ export class ExplainPanel implements vscode.Disposable {
         name: model.name,
         file: vscode.workspace.asRelativePath(model.file),
         inputSize: [model.inputShape[0], model.inputShape[1]],
-        preprocess: this.services.preprocessFor(model),
+        preprocess: this.services.settings.preprocessFor(model),
         checkpoint: model.checkpoint,
       },
       backend: this.services.backend.current?.backend ?? 'unknown',
       layers: model.layers.filter((l) => l.spatial).map((l) => ({ name: l.name, className: l.className, shape: l.outputShape.slice(1) })),
       defaultLayer: model.defaultLayer,
       methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: model.unavailable[e.id] })),
-      defaultMethods: this.services.defaultMethods(),
+      defaultMethods: this.services.settings.defaultMethods(),
       ...(attention ? { attention } : {}),
     });
   }
@@ -158,47 +151,48 @@ export class ExplainPanel implements vscode.Disposable {
   }
 
   /** One attention map of the image (the Attention tab of ViT-like models). */
-  private async attention(m: Extract<FromPanelMessage, { type: MessageType.Attention }>): Promise<void> {
+  private async attention(m: AttentionRequestMessage): Promise<void> {
     try {
       await this.withModel(async (model, pool) => {
-        const ref = this.services.modelRef(model.file);
-        this.post(await pool.run(attentionMapJob.kind, { model: ref, imageFile: this.state.imagePath, preprocess: this.services.preprocessFor(model), request: m }, { model: ref }));
+        const ref = this.services.models.modelRef(model.file);
+        this.post(await pool.run(attentionMapJob.kind, { model: ref, imageFile: this.state.imagePath, preprocess: this.services.settings.preprocessFor(model), request: m }, { model: ref }));
       });
     } catch (err) {
-      this.fail(m.requestId, err);
+      this.report(m.requestId, err);
     }
   }
 
   /** Recomputes after the model's files changed (a new checkpoint). */
   async recompute(): Promise<void> {
-    await this.explain(this.nextHostRequest--, 'checkpoint');
+    await this.explain(this.runs.start('explain'), 'checkpoint');
   }
 
-  private async explain(requestId: number, reason: 'request' | 'checkpoint'): Promise<void> {
-    this.run?.abort.abort(); // a new request supersedes the running one
-    const run = { id: requestId, abort: new AbortController() };
-    this.run = run;
+  /** Runs an explain request; starting it superseded (aborted) the run before. */
+  private async explain(run: Run, reason: 'request' | 'checkpoint'): Promise<void> {
+    const requestId = run.id;
     this.post({ type: MessageType.Started, requestId, reason });
     const t0 = performance.now();
-    const progress = new DeferredProgress(`XAI Lens: explaining ${path.basename(this.state.imagePath)}`, () => run.abort.abort());
+    const progress = new DeferredProgress(`XAI Lens: explaining ${path.basename(this.state.imagePath)}`, () => {
+      if (run.current) this.runs.cancel(requestId);
+    });
     try {
       progress.report({ message: 'loading the model' });
       await this.withModel((model, pool) => this.compute(model, pool, run, progress));
-      if (this.run === run) this.post({ type: MessageType.Done, requestId, ms: performance.now() - t0 });
+      if (run.current) this.post({ type: MessageType.Done, requestId, ms: performance.now() - t0 });
     } catch (err) {
-      if (this.run === run) this.fail(requestId, err);
+      if (run.current) this.report(requestId, err);
     } finally {
       progress.done();
-      if (this.run === run) this.run = undefined;
+      this.runs.end(run);
     }
   }
 
   /** Predictions, then each map, posted as soon as each is ready (unless superseded). */
-  private async compute(model: ModelInfo, pool: ComputePool, run: { id: number; abort: AbortController }, progress: DeferredProgress): Promise<void> {
-    if (run.abort.signal.aborted) throw new CancelledError();
+  private async compute(model: ModelInfo, pool: ComputePool, run: Run, progress: DeferredProgress): Promise<void> {
+    if (run.signal.aborted) throw new CancelledError();
     const requestId = run.id;
-    const methods = this.services.methodsFor(model, this.state.methods);
-    const withMetrics = this.state.metrics ?? this.services.metricsByDefault();
+    const methods = this.services.settings.methodsFor(model, this.state.methods);
+    const withMetrics = this.state.metrics ?? this.services.settings.metricsByDefault();
     const box = withMetrics ? readBox(this.state.imagePath) : undefined;
     const version = `${model.file}@${model.checkpoint}`;
     if (this.cache.version !== version) this.cache = { version, maps: new Map() };
@@ -207,50 +201,50 @@ export class ExplainPanel implements vscode.Disposable {
     const layer = this.state.layer ?? '';
     const cacheKey = (method: string, target: number) => `${target}|${layer}|${method}`;
     this.lastMaps.clear();
-    const ref = this.services.modelRef(model.file);
+    const ref = this.services.models.modelRef(model.file);
     const args: ExplainJobArgs = {
       model: ref,
       imageFile: this.state.imagePath,
       methods: methods.map((m) => m.id),
       target: this.state.target ?? 'top',
       layer: this.state.layer,
-      preprocess: this.services.preprocessFor(model),
-      topK: this.services.topK(),
+      preprocess: this.services.settings.preprocessFor(model),
+      topK: this.services.settings.topK(),
       metrics: withMetrics ? { box } : undefined,
       reuse: [...cached.entries()].filter(([k]) => k.split('|')[1] === layer).map(([, m]) => m),
     };
     const on: { [K in keyof ExplainEvents]: (e: ExplainEvents[K]) => void } = {
       predictions: (e) => {
-        if (this.run === run) this.post({ type: MessageType.Predictions, requestId, predictions: e.predictions, target: e.target, checkpoint: e.checkpoint });
+        if (run.current) this.post({ type: MessageType.Predictions, requestId, predictions: e.predictions, target: e.target, checkpoint: e.checkpoint });
       },
       method: (e) => progress.report({ message: `${methods.find((m) => m.id === e.id)?.label ?? e.id} (${e.index + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
       map: (m) => {
         if (cached.size >= MAX_CACHED_MAPS) cached.delete(cached.keys().next().value!);
         cached.set(cacheKey(m.method, m.target), m);
-        if (this.run !== run) return;
+        if (!run.current) return;
         this.lastMaps.set(m.method, m);
         const data = m.map.data;
         this.post({
           type: MessageType.Map, requestId, method: m.method, label: m.label, layer: m.map.layer,
           data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
-          height: m.map.height, width: m.map.width, ms: m.ms, signed: m.map.signed === true, ...(m.map.stats ? { stats: m.map.stats } : {}),
+          height: m.map.height, width: m.map.width, ms: m.ms, signed: m.map.signed === true, ...(m.map.stats ? { stats: m.map.stats } : {}), ...(m.map.note ? { note: m.map.note } : {}),
         });
       },
       metrics: ({ result, ms }) => {
         const known = cached.get(cacheKey(result.method, result.target));
         if (known) known.metrics = result.metrics;
-        if (this.run === run && result.metrics) this.post({ type: MessageType.Metrics, requestId, method: result.method, metrics: result.metrics, ms });
+        if (run.current && result.metrics) this.post({ type: MessageType.Metrics, requestId, method: result.method, metrics: result.metrics, ms });
       },
     };
     await pool.run(explainJob.kind, args, {
       model: ref,
-      signal: run.abort.signal,
+      signal: run.signal,
       onEvent: (name, data) => (on[name as keyof ExplainEvents] as ((e: unknown) => void) | undefined)?.(data),
     });
   }
 
-  private fail(requestId: number | undefined, err: unknown): void {
-    reportFailure(err, requestId, (m) => this.post(m), (message) => this.services.showError(message), `Explaining ${path.basename(this.state.imagePath)}`);
+  private report(requestId: number | undefined, err: unknown): void {
+    this.fail(requestId, err, `Explaining ${path.basename(this.state.imagePath)}`);
   }
 
   private mapFor(method: string): MethodResult {
@@ -264,7 +258,7 @@ export class ExplainPanel implements vscode.Disposable {
     return path.join(dir, `${name}.${method}.${ext}`);
   }
 
-  private async exportPng(method: string, colormap: PanelViewState['colormap'], opacity: number): Promise<void> {
+  private async exportPng(method: string, colormap: ExplainViewState['colormap'], opacity: number): Promise<void> {
     const m = this.mapFor(method);
     const display = await loadDisplayImage(this.state.imagePath, DISPLAY_MAX_SIDE);
     const png = await renderOverlayPng({ image: display, map: m.map.data, mapHeight: m.map.height, mapWidth: m.map.width, colormap, opacity });
@@ -284,12 +278,7 @@ export class ExplainPanel implements vscode.Disposable {
     void vscode.window.showInformationMessage(`XAI Lens: copied the ${method} map (${shape.join('×')}, float32) as .npy — paste into Python.`);
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.run?.abort.abort();
-    this.services.onPanelDisposed(this);
-    this.disposables.forEach((d) => d.dispose());
-    this.panel.dispose();
+  protected override stop(): void {
+    this.runs.dispose();
   }
 }

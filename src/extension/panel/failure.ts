@@ -1,11 +1,11 @@
 /** How a panel reports a failed run: to its webview, and (unless cancelled) as a VS Code error. */
-import { MessageType, type ToPanelMessage } from '../../shared/protocol';
+import { MessageType, type FailedMessage } from '../../shared/protocol/common';
 import { CancelledError, UserError } from '../../shared/errors';
 
 export function reportFailure(
   err: unknown,
   requestId: number | undefined,
-  post: (m: ToPanelMessage) => void,
+  post: (m: FailedMessage) => void,
   showError: (message: string) => void,
   what: string,
 ): void {

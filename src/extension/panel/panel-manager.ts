@@ -1,54 +1,40 @@
 /**
- * The open panels (one per image), their restoration after a window reload, and the watcher that
- * recomputes them when their model's files change (a training loop writing a checkpoint).
+ * The open panels (one explain panel per image; sanity, TCAV and attention panels), where new
+ * ones open (placement.ts), their restoration after a window reload, and recomputing explain
+ * panels when their model's files change (a training loop writing a checkpoint).
  */
-import { checkpointTime, formatOf } from '../model/formats/registry';
 import * as vscode from 'vscode';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ExplainPanel } from './explain-panel';
-import type { PanelServices, PostedMessage } from './services';
 import type { BackendController } from '../commands/backend-status';
-import { EXPLAINERS } from '../explain/registry';
-import type { ComputePool } from '../compute/pool';
-import type { ModelRef } from '../compute/protocol';
-import { describeJob, type ModelInfo } from '../compute/jobs/describe';
-import { attentionInfoJob, type AttentionSummary } from '../compute/jobs/attention';
-import { mayHaveAttention } from '../attention/attention-cache';
-import { resolveModelPath } from '../commands/model-choice';
-import { colormapSetting, defaultMethodsSetting, faithfulnessSetting, onnxRuntimeSetting, preprocessSetting, topKSetting } from '../settings/settings';
-import { ATTENTION_VIEW_TYPE, PANEL_VIEW_TYPE, SANITY_VIEW_TYPE, SETTINGS, TCAV_VIEW_TYPE } from '../settings/ids';
-import type { AttentionTokenViewState, PanelViewState, SanityViewState, TcavViewState } from '../../shared/protocol';
+import { panelSettings } from '../settings/panel-settings';
+import { ATTENTION_VIEW_TYPE, PANEL_VIEW_TYPE, SANITY_VIEW_TYPE, TCAV_VIEW_TYPE } from '../settings/ids';
+import type { ExplainViewState } from '../../shared/protocol/explain';
+import type { SanityViewState } from '../../shared/protocol/sanity';
+import type { TcavViewState } from '../../shared/protocol/tcav';
+import type { AttentionTokenViewState } from '../../shared/protocol/attention';
+import type { PanelBase } from './panel-base';
+import type { PanelServices, PostedMessage } from './services';
+import { ExplainPanel } from './explain-panel';
 import { DEFAULT_SANITY_METHODS, SanityPanel } from './sanity-panel';
 import { TcavPanel } from './tcav-panel';
 import { AttentionPanel } from './attention-panel';
-import type { Explainer } from '../explain/explainer';
-import type { PreprocessPreset } from '../image/preprocess';
+import { ModelServices } from './model-services';
+import { CheckpointWatcher } from './checkpoint-watcher';
+import { PanelPlacement } from './placement';
 
-/** The model files' checkpoint (their time), or a placeholder while they cannot be read. */
-function checkpointStamp(file: string): string {
-  try {
-    return checkpointTime(file);
-  } catch {
-    return 'unreadable';
-  }
-}
-
-/** Quiet time after the last file event before a changed model is reloaded. */
-const CHECKPOINT_DEBOUNCE_MS = 1500;
+/** Makes a restored panel's state whole, or says (undefined) that it is not worth restoring. */
+type Reviver = (panel: vscode.WebviewPanel, saved: unknown) => PanelBase | undefined;
 
 export class PanelManager implements PanelServices, vscode.Disposable {
-  /** What workers said about each model file, by file and checkpoint (asked once per checkpoint and layer). */
-  private readonly infos = new Map<string, Promise<ModelInfo>>();
-  private readonly panels = new Map<string, ExplainPanel>();
-  private readonly sanityPanels = new Set<SanityPanel>();
-  private readonly tcavPanels = new Set<TcavPanel>();
-  private readonly attentionPanels = new Set<AttentionPanel>();
+  /** Every open panel, in the order opened. */
+  private readonly panels = new Set<PanelBase>();
+  private readonly placement = new PanelPlacement();
+  private readonly watcher = new CheckpointWatcher((modelFile) => void this.checkpointWritten(modelFile));
   private readonly posted = new vscode.EventEmitter<PostedMessage>();
   private readonly errors = new vscode.EventEmitter<string>();
-  private readonly watchers = new Map<string, vscode.Disposable>();
   private readonly disposables: vscode.Disposable[] = [];
-  private modelPath?: string;
+  readonly models: ModelServices;
+  readonly settings = panelSettings;
   readonly onDidPostMessage = this.posted.event;
   readonly onDidShowError = this.errors.event;
 
@@ -56,222 +42,122 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     readonly context: vscode.ExtensionContext,
     readonly backend: BackendController,
   ) {
-    this.disposables.push(
-      vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+    this.models = new ModelServices(backend, (file) => this.watcher.watch(file));
+    for (const [viewType, revive] of Object.entries(this.revivers())) {
+      this.disposables.push(vscode.window.registerWebviewPanelSerializer(viewType, {
         deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
-          const s = state as Partial<PanelViewState> | undefined;
-          if (!s?.imagePath) {
-            panel.dispose();
-            return;
-          }
-          this.adopt(panel, { colormap: colormapSetting(), opacity: 0.5, ...s } as PanelViewState);
+          if (!revive(panel, state)) panel.dispose();
         },
-      }),
-      vscode.window.registerWebviewPanelSerializer(SANITY_VIEW_TYPE, {
-        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
-          const s = state as Partial<SanityViewState> | undefined;
-          if (!s?.images?.length) {
-            panel.dispose();
-            return;
-          }
-          this.adoptSanity(panel, { ...this.sanityDefaults(s.images), ...s } as SanityViewState);
-        },
-      }),
-      vscode.window.registerWebviewPanelSerializer(TCAV_VIEW_TYPE, {
-        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
-          const s = state as Partial<TcavViewState> | undefined;
-          if (!s?.experiment) {
-            panel.dispose();
-            return;
-          }
-          this.adoptTcav(panel, { magnitude: false, compare: [], ...s } as TcavViewState);
-        },
-      }),
-      vscode.window.registerWebviewPanelSerializer(ATTENTION_VIEW_TYPE, {
-        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
-          const s = state as Partial<AttentionTokenViewState> | undefined;
-          if (!s?.model) {
-            panel.dispose();
-            return;
-          }
-          this.adoptAttention(panel, { texts: [], view: 'head', ...s } as AttentionTokenViewState);
-        },
-      }),
-      this.posted,
-      this.errors,
-      vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(`${SETTINGS.section}.${SETTINGS.modelPath}`)) this.modelPath = undefined;
-        // The pool starts again with the new backend or size; its models load again there.
-        if (e.affectsConfiguration(SETTINGS.section)) this.infos.clear();
-      }),
-    );
+      }));
+    }
+    this.disposables.push(this.posted, this.errors, this.models, this.watcher);
   }
 
-  /** Opens (or reveals) the panel for an image beside the active editor. */
+  /** How each kind of panel comes back after a window reload, from the state its page saved. */
+  private revivers(): Record<string, Reviver> {
+    return {
+      [PANEL_VIEW_TYPE]: (panel, saved) => {
+        const s = saved as Partial<ExplainViewState> | undefined;
+        return s?.imagePath ? this.adopt(new ExplainPanel(panel, { colormap: this.settings.colormap(), opacity: 0.5, ...s } as ExplainViewState, this)) : undefined;
+      },
+      [SANITY_VIEW_TYPE]: (panel, saved) => {
+        const s = saved as Partial<SanityViewState> | undefined;
+        return s?.images?.length ? this.adopt(new SanityPanel(panel, { ...this.sanityDefaults(s.images), ...s } as SanityViewState, this)) : undefined;
+      },
+      [TCAV_VIEW_TYPE]: (panel, saved) => {
+        const s = saved as Partial<TcavViewState> | undefined;
+        return s?.experiment ? this.adopt(new TcavPanel(panel, { magnitude: false, compare: [], ...s } as TcavViewState, this)) : undefined;
+      },
+      [ATTENTION_VIEW_TYPE]: (panel, saved) => {
+        const s = saved as Partial<AttentionTokenViewState> | undefined;
+        return s?.model ? this.adopt(new AttentionPanel(panel, { texts: [], view: 'head', ...s } as AttentionTokenViewState, this)) : undefined;
+      },
+    };
+  }
+
+  private adopt<P extends PanelBase>(p: P): P {
+    this.panels.add(p);
+    this.placement.follow(p.panel);
+    return p;
+  }
+
+  /** Opens (or reveals) the panel for an image, beside the code with the other panels. */
   open(image: vscode.Uri, opts: { attention?: boolean } = {}): ExplainPanel {
     const key = image.fsPath;
-    const existing = this.panels.get(key);
+    const existing = this.panelFor(key);
     if (existing) {
-      existing.panel.reveal(vscode.ViewColumn.Beside, true);
+      existing.panel.reveal(undefined, true);
       if (opts.attention) void existing.showAttention();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Explain: ${path.basename(key)}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
-    return this.adopt(panel, {
-      imagePath: key, colormap: colormapSetting(), opacity: 0.5,
+    const panel = this.placement.create(PANEL_VIEW_TYPE, `Explain: ${path.basename(key)}`, true);
+    return this.adopt(new ExplainPanel(panel, {
+      imagePath: key, colormap: this.settings.colormap(), opacity: 0.5,
       ...(opts.attention ? { attention: { open: true, mode: 'rollout', fusion: 'mean', discardRatio: 0 } } : {}),
-    });
-  }
-
-  private adopt(panel: vscode.WebviewPanel, state: PanelViewState): ExplainPanel {
-    const p = new ExplainPanel(panel, state, this);
-    this.panels.set(state.imagePath, p);
-    return p;
+    }, this));
   }
 
   /** Opens a sanity-check panel for one or more images (their mean and spread). */
   openSanity(images: vscode.Uri[]): SanityPanel {
     const files = images.map((u) => u.fsPath);
-    const title = `Sanity check: ${path.basename(files[0])}`;
-    const panel = vscode.window.createWebviewPanel(SANITY_VIEW_TYPE, title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false });
-    return this.adoptSanity(panel, this.sanityDefaults(files));
+    const panel = this.placement.create(SANITY_VIEW_TYPE, `Sanity check: ${path.basename(files[0])}`, false);
+    return this.adopt(new SanityPanel(panel, this.sanityDefaults(files), this));
   }
 
   private sanityDefaults(images: string[]): SanityViewState {
-    return { images, methods: [...DEFAULT_SANITY_METHODS], mode: 'cascading', metric: 'spearman', threshold: 0.5, seed: 0, colormap: colormapSetting() };
-  }
-
-  private adoptSanity(panel: vscode.WebviewPanel, state: SanityViewState): SanityPanel {
-    const p = new SanityPanel(panel, state, this, (x) => this.sanityPanels.delete(x));
-    this.sanityPanels.add(p);
-    return p;
+    return { images, methods: [...DEFAULT_SANITY_METHODS], mode: 'cascading', metric: 'spearman', threshold: 0.5, seed: 0, colormap: this.settings.colormap() };
   }
 
   /** Opens (or reveals) the TCAV panel of an experiment file. */
   openTcav(experiment: vscode.Uri): TcavPanel {
     const existing = this.tcavPanelFor(experiment.fsPath);
     if (existing) {
-      existing.panel.reveal(vscode.ViewColumn.Beside, false);
+      existing.panel.reveal(undefined, false);
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(TCAV_VIEW_TYPE, 'TCAV', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false });
-    return this.adoptTcav(panel, { experiment: experiment.fsPath, magnitude: false, compare: [] });
-  }
-
-  private adoptTcav(panel: vscode.WebviewPanel, state: TcavViewState): TcavPanel {
-    const p = new TcavPanel(panel, state, this, (x) => this.tcavPanels.delete(x));
-    this.tcavPanels.add(p);
-    return p;
+    const panel = this.placement.create(TCAV_VIEW_TYPE, 'TCAV', false);
+    return this.adopt(new TcavPanel(panel, { experiment: experiment.fsPath, magnitude: false, compare: [] }, this));
   }
 
   /** Opens (or reveals) the token-attention panel of a model. */
   openAttention(modelFile: string): AttentionPanel {
     const existing = this.attentionPanelFor(modelFile);
     if (existing) {
-      existing.panel.reveal(vscode.ViewColumn.Beside, false);
+      existing.panel.reveal(undefined, false);
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(ATTENTION_VIEW_TYPE, 'Attention', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false });
-    return this.adoptAttention(panel, { model: modelFile, texts: [], view: 'head' });
+    const panel = this.placement.create(ATTENTION_VIEW_TYPE, 'Attention', false);
+    return this.adopt(new AttentionPanel(panel, { model: modelFile, texts: [], view: 'head' }, this));
   }
 
-  private adoptAttention(panel: vscode.WebviewPanel, state: AttentionTokenViewState): AttentionPanel {
-    const p = new AttentionPanel(panel, state, this, (x) => this.attentionPanels.delete(x));
-    this.attentionPanels.add(p);
-    return p;
+  /** The open panels of one kind, newest first. */
+  private panelsOf<P extends PanelBase>(kind: abstract new (...args: never[]) => P): P[] {
+    return [...this.panels].filter((p): p is P => p instanceof kind).reverse();
   }
 
   attentionPanelFor(modelFile: string): AttentionPanel | undefined {
-    return [...this.attentionPanels].find((p) => p.model === modelFile);
+    return this.panelsOf(AttentionPanel).find((p) => p.model === modelFile);
   }
 
   tcavPanelFor(experiment: string): TcavPanel | undefined {
-    return [...this.tcavPanels].find((p) => p.experiment === experiment);
+    return this.panelsOf(TcavPanel).find((p) => p.experiment === experiment);
   }
 
   /** The newest sanity panel whose first image is `imagePath`. */
   sanityPanelFor(imagePath: string): SanityPanel | undefined {
-    return [...this.sanityPanels].reverse().find((p) => p.images[0] === imagePath);
+    return this.panelsOf(SanityPanel).find((p) => p.images[0] === imagePath);
   }
 
   panelFor(imagePath: string): ExplainPanel | undefined {
-    return this.panels.get(imagePath);
+    return this.panelsOf(ExplainPanel).find((p) => p.imagePath === imagePath);
   }
 
+  /** The open explain panels, in the order opened. */
   get openPanels(): ExplainPanel[] {
-    return [...this.panels.values()];
+    return this.panelsOf(ExplainPanel).reverse();
   }
 
   // ---- PanelServices ----
-
-  /** The workspace's model; remembered until the setting changes or the file goes away. */
-  async resolveModelPath(): Promise<string> {
-    if (this.modelPath && fs.existsSync(this.modelPath)) return this.modelPath;
-    const file = await resolveModelPath();
-    this.watch(file);
-    this.modelPath = file;
-    return file;
-  }
-
-  /** Makes `file` the workspace's model now (the setting is written by the caller). */
-  useModel(file: string): void {
-    this.watch(file);
-    this.modelPath = file;
-  }
-
-  compute(): Promise<ComputePool> {
-    return this.backend.pool();
-  }
-
-  modelRef(file: string): ModelRef {
-    return { file, options: { onnxRuntime: onnxRuntimeSetting() } };
-  }
-
-  async describe(file: string, layer?: string): Promise<ModelInfo> {
-    const key = `${file}|${checkpointStamp(file)}|${layer ?? ''}`;
-    let info = this.infos.get(key);
-    if (!info) {
-      const model = this.modelRef(file);
-      info = this.compute().then((pool) => pool.run<ModelInfo>(describeJob.kind, { model, layer }, { model }));
-      this.infos.set(key, info);
-      info.catch(() => this.infos.delete(key));
-    }
-    return info;
-  }
-
-  /** The model's attention (image patches or tokens), or undefined when it has none. */
-  async attention(file: string): Promise<AttentionSummary | undefined> {
-    if (!mayHaveAttention(file)) return undefined;
-    const pool = await this.compute();
-    const model = this.modelRef(file);
-    return pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model }, { model });
-  }
-
-  methodsFor(model: ModelInfo, chosen?: readonly string[]): Explainer[] {
-    const wanted = chosen && chosen.length > 0 ? chosen : defaultMethodsSetting();
-    const methods = EXPLAINERS.filter((e) => wanted.includes(e.id) && model.unavailable[e.id] === undefined);
-    if (methods.length > 0) return methods;
-    // None of the chosen methods applies: say which and why, through the first one's reason.
-    const first = EXPLAINERS.find((e) => wanted.includes(e.id)) ?? EXPLAINERS[0];
-    return [first];
-  }
-
-  defaultMethods(): string[] {
-    return defaultMethodsSetting();
-  }
-
-  metricsByDefault(): boolean {
-    return faithfulnessSetting();
-  }
-
-  preprocessFor(model: Pick<ModelInfo, 'preprocess'>): PreprocessPreset {
-    const s = preprocessSetting();
-    return s === 'auto' ? model.preprocess ?? 'unit' : s;
-  }
-
-  topK(): number {
-    return topKSetting();
-  }
 
   showError(message: string): void {
     this.errors.fire(message);
@@ -282,49 +168,19 @@ export class PanelManager implements PanelServices, vscode.Disposable {
     this.posted.fire(e);
   }
 
-  onPanelDisposed(panel: ExplainPanel): void {
-    if (this.panels.get(panel.imagePath) === panel) this.panels.delete(panel.imagePath);
+  onPanelDisposed(panel: PanelBase): void {
+    this.panels.delete(panel);
   }
 
-  // ---- live while training ----
-
-  private watch(modelFile: string): void {
-    if (this.watchers.has(modelFile)) return;
-    let pattern: string;
-    try {
-      pattern = formatOf(modelFile).watchPattern(modelFile);
-    } catch {
-      pattern = path.basename(modelFile);
-    }
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(modelFile)), pattern));
-    let timer: NodeJS.Timeout | undefined;
-    const changed = () => {
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => void this.checkpointWritten(modelFile), CHECKPOINT_DEBOUNCE_MS);
-    };
-    watcher.onDidChange(changed);
-    watcher.onDidCreate(changed);
-    this.watchers.set(modelFile, vscode.Disposable.from(watcher, { dispose: () => timer && clearTimeout(timer) }));
-  }
-
+  /** A model's files changed: its explain panels recompute. */
   private async checkpointWritten(modelFile: string): Promise<void> {
-    for (const p of this.panels.values()) {
+    for (const p of this.openPanels) {
       if (p.model === modelFile) await p.recompute();
     }
   }
 
-  /** Forgets what was learnt about models (after a backend switch): they reload on the new backend. */
-  reloadModels(): void {
-    this.infos.clear();
-  }
-
   dispose(): void {
-    for (const p of [...this.panels.values()]) p.dispose();
-    for (const p of [...this.sanityPanels]) p.dispose();
-    for (const p of [...this.tcavPanels]) p.dispose();
-    for (const p of [...this.attentionPanels]) p.dispose();
-    for (const w of this.watchers.values()) w.dispose();
-    this.infos.clear();
+    for (const p of [...this.panels]) p.dispose();
     this.disposables.forEach((d) => d.dispose());
   }
 }

@@ -9,7 +9,9 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { MessageType, type FromPanelMessage, type SanityViewState } from '../../shared/protocol';
+import { MessageType } from '../../shared/protocol/common';
+import type { SanityRequestKind, SanityToHost, SanityToWebview, SanityViewState } from '../../shared/protocol/sanity';
+import { PendingRequests } from '../../shared/protocol/requests';
 import { UserError } from '../../shared/errors';
 import { EXPLAINERS, explainerById } from '../explain/registry';
 import { loadDisplayImage } from '../image/decode';
@@ -18,17 +20,17 @@ import { sanityJob, type SanityEvents, type SanityJobArgs } from '../compute/job
 import type { SanityResult } from '../sanity/types';
 import { findModelFiles } from '../commands/model-choice';
 import { PanelBase } from './panel-base';
-import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 
 /** The methods a new sanity check compares: the paper's contrast of a passing and a failing kind. */
 export const DEFAULT_SANITY_METHODS = ['gradient', 'gradcam', 'guidedbp'];
 
-export class SanityPanel extends PanelBase {
-  private run?: { id: number; abort: AbortController };
+export class SanityPanel extends PanelBase<SanityToHost, SanityToWebview> {
+  /** The check in flight (a new run supersedes it). */
+  private readonly runs = new PendingRequests<SanityRequestKind>({ side: 'host' });
 
-  constructor(panel: vscode.WebviewPanel, private state: SanityViewState, services: PanelServices, onDispose: (p: SanityPanel) => void) {
-    super(panel, services, 'sanity', `Sanity check: ${path.basename(state.images[0])}${state.images.length > 1 ? ` +${state.images.length - 1}` : ''}`, onDispose as (p: PanelBase) => void);
+  constructor(panel: vscode.WebviewPanel, private state: SanityViewState, services: PanelServices) {
+    super(panel, services, 'sanity', `Sanity check: ${path.basename(state.images[0])}${state.images.length > 1 ? ` +${state.images.length - 1}` : ''}`);
   }
 
   get images(): string[] {
@@ -39,7 +41,7 @@ export class SanityPanel extends PanelBase {
     return this.state.images[0];
   }
 
-  async onMessage(m: FromPanelMessage): Promise<void> {
+  async onMessage(m: SanityToHost): Promise<void> {
     switch (m.type) {
       case MessageType.Ready:
         await this.init();
@@ -52,7 +54,7 @@ export class SanityPanel extends PanelBase {
         await this.pickTwin();
         return;
       case MessageType.Cancel:
-        if (this.run?.id === m.requestId) this.run.abort.abort();
+        this.runs.cancel(m.requestId);
         return;
       default:
         return;
@@ -66,8 +68,8 @@ export class SanityPanel extends PanelBase {
       const display = await loadDisplayImage(this.state.images[0], 512);
       const png = await sharp(Buffer.from(display.data), { raw: { width: display.width, height: display.height, channels: 3 } }).png().toBuffer();
       await this.services.backend.ensure();
-      const file = await this.services.resolveModelPath();
-      const model = await this.services.describe(file);
+      const file = await this.services.models.resolveModelPath();
+      const model = await this.services.models.describe(file);
       this.post({
         type: MessageType.SanityInit,
         state: this.state,
@@ -79,13 +81,13 @@ export class SanityPanel extends PanelBase {
         methods: EXPLAINERS.map((e) => ({ id: e.id, label: e.label, family: e.family, unavailable: model.unavailable[e.id] ?? model.noRandomizer })),
       });
     } catch (err) {
-      this.report(undefined, err);
+      this.fail(undefined, err, this.what());
     }
   }
 
   /** Lets the user pick the model trained on permuted labels, then starts over with it. */
   private async pickTwin(): Promise<void> {
-    const current = await this.services.resolveModelPath();
+    const current = await this.services.models.resolveModelPath();
     const files = (await findModelFiles()).filter((f) => f.fsPath !== current);
     if (files.length === 0) {
       void vscode.window.showWarningMessage('XAI Lens: data randomization needs a second model in the workspace: the same architecture trained on permuted labels.');
@@ -112,31 +114,28 @@ export class SanityPanel extends PanelBase {
   }
 
   private async check(requestId: number): Promise<void> {
-    this.run?.abort.abort();
-    const run = { id: requestId, abort: new AbortController() };
-    this.run = run;
+    const run = this.runs.start('run', { id: requestId });
     this.post({ type: MessageType.Started, requestId, reason: 'request' });
     const t0 = performance.now();
-    const progress = new DeferredProgress(`XAI Lens: sanity check of ${path.basename(this.state.images[0])}`, () => run.abort.abort(), 0);
-    try {
-      const pool = await this.services.compute();
-      const file = await this.services.resolveModelPath();
+    await this.runTracked(this.runs, run, `XAI Lens: sanity check of ${path.basename(this.state.images[0])}`, () => this.what(), async (progress) => {
+      const pool = await this.services.models.compute();
+      const file = await this.services.models.resolveModelPath();
       progress.report({ message: 'loading the model' });
-      const info = await this.services.describe(file);
+      const info = await this.services.models.describe(file);
       const twinFile = this.twinPath();
       if (this.state.methods.length === 0) throw new UserError('pick at least one method to check');
       // Unknown ids fail here, before a worker is asked.
       const methods = this.state.methods.map((id) => explainerById(id).id);
       const first = this.state.images[0];
       let last = 0;
-      const model = this.services.modelRef(file);
+      const model = this.services.models.modelRef(file);
       const args: SanityJobArgs = {
-        model, ...(twinFile ? { twin: this.services.modelRef(twinFile) } : {}), images: this.state.images, methods,
-        mode: this.state.mode, seed: this.state.seed, target: 'top', preprocess: this.services.preprocessFor(info),
+        model, ...(twinFile ? { twin: this.services.models.modelRef(twinFile) } : {}), images: this.state.images, methods,
+        mode: this.state.mode, seed: this.state.seed, target: 'top', preprocess: this.services.settings.preprocessFor(info),
         metric: this.state.metric, threshold: this.state.threshold,
       };
       const onEvent = (name: string, data: unknown) => {
-        if (this.run !== run) return;
+        if (!run.current) return;
         if (name === 'progress') {
           const { fraction, message } = data as SanityEvents['progress'];
           progress.report({ message, increment: Math.max(0, (fraction - last) * 100) });
@@ -152,21 +151,16 @@ export class SanityPanel extends PanelBase {
           });
         }
       };
-      const result = await pool.run<SanityResult>(sanityJob.kind, args, { signal: run.abort.signal, onEvent, model });
-      if (this.run === run) this.post({ type: MessageType.SanityResult, requestId, result, ms: performance.now() - t0 });
-    } catch (err) {
-      if (this.run === run) this.report(requestId, err);
-    } finally {
-      progress.done();
-      if (this.run === run) this.run = undefined;
-    }
+      const result = await pool.run<SanityResult>(sanityJob.kind, args, { signal: run.signal, onEvent, model });
+      if (run.current) this.post({ type: MessageType.SanityResult, requestId, result, ms: performance.now() - t0 });
+    });
   }
 
-  private report(requestId: number | undefined, err: unknown): void {
-    this.fail(requestId, err, `Sanity check of ${path.basename(this.state.images[0])}`);
+  private what(): string {
+    return `Sanity check of ${path.basename(this.state.images[0])}`;
   }
 
   protected override stop(): void {
-    this.run?.abort.abort();
+    this.runs.dispose();
   }
 }

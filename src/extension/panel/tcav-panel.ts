@@ -7,24 +7,24 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MessageType, type FromPanelMessage, type TcavViewState } from '../../shared/protocol';
+import { MessageType } from '../../shared/protocol/common';
+import type { TcavRequestKind, TcavToHost, TcavToWebview, TcavViewState } from '../../shared/protocol/tcav';
+import { PendingRequests, type PendingRequest } from '../../shared/protocol/requests';
 import { UserError } from '../../shared/errors';
 import type { TcavResult } from '../../shared/tcav';
 import { readExperiment } from '../tcav/experiment';
 import { tcavJob, type TcavEvents, type TcavJobArgs } from '../compute/jobs/tcav';
 import { listResults, loadResult, saveResult } from '../tcav/results-file';
 import { PanelBase } from './panel-base';
-import { DeferredProgress } from './deferred-progress';
 import type { PanelServices } from './services';
 
-export class TcavPanel extends PanelBase {
-  private run?: { id: number; abort: AbortController };
+export class TcavPanel extends PanelBase<TcavToHost, TcavToWebview> {
+  /** The run in flight: the webview's, or one the host started (XAI Lens: Run TCAV). */
+  private readonly runs = new PendingRequests<TcavRequestKind>({ side: 'host' });
   private ready = false;
   private runPending = false;
-  /** Runs the host starts count down, so they never collide with the webview's request ids. */
-  private hostRequest = -1;
-  constructor(panel: vscode.WebviewPanel, private state: TcavViewState, services: PanelServices, onDispose: (p: TcavPanel) => void) {
-    super(panel, services, 'tcav', `TCAV: ${path.basename(path.dirname(state.experiment))}`, onDispose as (p: PanelBase) => void);
+  constructor(panel: vscode.WebviewPanel, private state: TcavViewState, services: PanelServices) {
+    super(panel, services, 'tcav', `TCAV: ${path.basename(path.dirname(state.experiment))}`);
   }
 
   get experiment(): string {
@@ -35,19 +35,19 @@ export class TcavPanel extends PanelBase {
     return this.state.experiment;
   }
 
-  async onMessage(m: FromPanelMessage): Promise<void> {
+  async onMessage(m: TcavToHost): Promise<void> {
     switch (m.type) {
       case MessageType.Ready:
         this.ready = true;
         await this.init();
         if (this.runPending) {
           this.runPending = false;
-          await this.execute(this.hostRequest--);
+          await this.execute(this.runs.start('run'));
         }
         return;
       case MessageType.TcavRun:
         this.state = { ...this.state, runs: m.runs };
-        await this.execute(m.requestId);
+        await this.execute(this.runs.start('run', { id: m.requestId }));
         return;
       case MessageType.TcavCompare:
         this.state = { ...this.state, compare: m.files };
@@ -57,7 +57,7 @@ export class TcavPanel extends PanelBase {
         if (fs.existsSync(m.file)) await vscode.window.showTextDocument(vscode.Uri.file(m.file), { viewColumn: vscode.ViewColumn.One, preview: true });
         return;
       case MessageType.Cancel:
-        if (this.run?.id === m.requestId) this.run.abort.abort();
+        this.runs.cancel(m.requestId);
         return;
       default:
         return;
@@ -66,12 +66,12 @@ export class TcavPanel extends PanelBase {
 
   /** Starts a run as soon as the webview is ready (now, if it is). */
   runWhenReady(): void {
-    if (this.ready) void this.execute(this.hostRequest--);
+    if (this.ready) void this.execute(this.runs.start('run'));
     else this.runPending = true;
   }
 
   private async modelPath(explicit: string | undefined): Promise<string> {
-    return explicit ?? (await this.services.resolveModelPath());
+    return explicit ?? (await this.services.models.resolveModelPath());
   }
 
   private async init(): Promise<void> {
@@ -80,7 +80,7 @@ export class TcavPanel extends PanelBase {
       const exp = readExperiment(this.state.experiment, { runs: this.state.runs });
       const file = await this.modelPath(exp.model);
       const saved = listResults(exp.file);
-      const model = await this.services.describe(file);
+      const model = await this.services.models.describe(file);
       const t = typeof exp.target === 'number' ? exp.target : model.labels?.indexOf(exp.target) ?? -1;
       this.post({
         type: MessageType.TcavInit,
@@ -97,7 +97,7 @@ export class TcavPanel extends PanelBase {
       });
       if (this.state.compare.length > 0) this.compare();
     } catch (err) {
-      this.report(undefined, err);
+      this.fail(undefined, err, this.what());
     }
   }
 
@@ -106,30 +106,28 @@ export class TcavPanel extends PanelBase {
       const results = this.state.compare.filter((f) => fs.existsSync(f)).map((file) => ({ file, result: loadResult(file) }));
       this.post({ type: MessageType.TcavComparison, results });
     } catch (err) {
-      this.report(undefined, err);
+      this.fail(undefined, err, this.what());
     }
   }
 
-  private async execute(requestId: number): Promise<void> {
-    this.run?.abort.abort();
-    const run = { id: requestId, abort: new AbortController() };
-    this.run = run;
+  /** Runs TCAV; starting the run superseded (aborted) the one before. */
+  private async execute(run: PendingRequest<TcavRequestKind>): Promise<void> {
+    const requestId = run.id;
     this.post({ type: MessageType.Started, requestId, reason: 'request' });
     const name = path.basename(path.dirname(this.state.experiment));
-    const progress = new DeferredProgress(`XAI Lens: TCAV ${name}`, () => run.abort.abort(), 0);
-    try {
+    await this.runTracked(this.runs, run, `XAI Lens: TCAV ${name}`, () => this.what(), async (progress) => {
       const exp = readExperiment(this.state.experiment, { runs: this.state.runs });
       const file = await this.modelPath(exp.model);
-      const pool = await this.services.compute();
-      const info = await this.services.describe(file);
-      const model = this.services.modelRef(info.file);
-      const args: TcavJobArgs = { experiment: exp.file, runs: this.state.runs, model, preprocess: this.services.preprocessFor(info) };
+      const pool = await this.services.models.compute();
+      const info = await this.services.models.describe(file);
+      const model = this.services.models.modelRef(info.file);
+      const args: TcavJobArgs = { experiment: exp.file, runs: this.state.runs, model, preprocess: this.services.settings.preprocessFor(info) };
       let last = 0;
       const result = await pool.run<TcavResult>(tcavJob.kind, args, {
         model,
-        signal: run.abort.signal,
+        signal: run.signal,
         onEvent: (event, data) => {
-          if (event !== 'progress' || this.run !== run) return;
+          if (event !== 'progress' || !run.current) return;
           const { fraction, message } = data as TcavEvents['progress'];
           progress.report({ message, increment: Math.max(0, (fraction - last) * 100) });
           last = fraction;
@@ -137,20 +135,15 @@ export class TcavPanel extends PanelBase {
         },
       });
       const saved = saveResult(result);
-      if (this.run === run) this.post({ type: MessageType.TcavResult, requestId, result, file: saved, saved: listResults(exp.file) });
-    } catch (err) {
-      if (this.run === run) this.report(requestId, err);
-    } finally {
-      progress.done();
-      if (this.run === run) this.run = undefined;
-    }
+      if (run.current) this.post({ type: MessageType.TcavResult, requestId, result, file: saved, saved: listResults(exp.file) });
+    });
   }
 
-  private report(requestId: number | undefined, err: unknown): void {
-    this.fail(requestId, err, `TCAV ${path.basename(path.dirname(this.state.experiment))}`);
+  private what(): string {
+    return `TCAV ${path.basename(path.dirname(this.state.experiment))}`;
   }
 
   protected override stop(): void {
-    this.run?.abort.abort();
+    this.runs.dispose();
   }
 }

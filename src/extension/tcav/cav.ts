@@ -172,38 +172,65 @@ export function solveLinearSvm(rows: readonly Float32Array[], labels: ArrayLike<
   const v = new Float64Array(dim);
   let kappa = 0;
   let b = 0; // s·β
+  let vMu = 0;
+  return descend(labels, C, qii, rng, opts, {
+    startEpoch: () => { vMu = dot(v, mu); },
+    gradient: (i) => labels[i] * (dot(v, rows[i]) - kappa * xMu[i] - vMu + kappa * muMu + b) - 1,
+    update: (i, step) => {
+      const x = rows[i];
+      for (let j = 0; j < dim; j++) v[j] += step * x[j];
+      vMu += step * xMu[i];
+      kappa += step;
+      b += step * s * s;
+    },
+    solution: (epochs, converged) => {
+      const w = v.map((vj, j) => vj - kappa * mu[j]);
+      return { w, bias: b - dot(w, mu), epochs, converged };
+    },
+  });
+}
+
+/** What the dual coordinate descent updates: the iterate, seen through one row at a time. */
+interface DescentState {
+  startEpoch?: () => void;
+  /** ∂D/∂α_i = y_i·(wᵀx_i + b) − 1 under the current iterate. */
+  gradient: (i: number) => number;
+  /** α_i changed by step/y_i: move the iterate by step along row i. */
+  update: (i: number, step: number) => void;
+  /** The solution from the dual variables α. */
+  solution: (epochs: number, converged: boolean, a: Float64Array) => LinearSvm;
+}
+
+/**
+ * Dual coordinate descent (Hsieh et al. 2008) over 0 ≤ α ≤ C: rows in a fresh seeded order each
+ * epoch, each α_i moved to its clipped optimum; done when the projected gradients' spread is
+ * within the tolerance.
+ */
+function descend(labels: ArrayLike<number>, C: number, qii: Float64Array, rng: Rng, opts: SvmOptions, state: DescentState): LinearSvm {
+  const n = qii.length;
   const a = new Float64Array(n);
   const order = Uint32Array.from({ length: n }, (_, i) => i);
-  const solution = (epochs: number, converged: boolean): LinearSvm => {
-    const w = v.map((vj, j) => vj - kappa * mu[j]);
-    return { w, bias: b - dot(w, mu), epochs, converged };
-  };
   for (let epoch = 1; epoch <= opts.maxEpochs; epoch++) {
     shuffle(order, rng);
-    let vMu = dot(v, mu);
+    state.startEpoch?.();
     let pgMax = -Infinity;
     let pgMin = Infinity;
     for (const i of order) {
-      const x = rows[i];
-      const y = labels[i];
-      const g = y * (dot(v, x) - kappa * xMu[i] - vMu + kappa * muMu + b) - 1;
+      const g = state.gradient(i);
       const ai = a[i];
       const pg = ai === 0 ? Math.min(g, 0) : ai === C ? Math.max(g, 0) : g;
       if (pg > pgMax) pgMax = pg;
       if (pg < pgMin) pgMin = pg;
       if (pg === 0) continue;
       const next = Math.min(Math.max(ai - g / qii[i], 0), C);
-      const step = (next - ai) * y;
+      const step = (next - ai) * labels[i];
       a[i] = next;
       if (step === 0) continue;
-      for (let j = 0; j < dim; j++) v[j] += step * x[j];
-      vMu += step * xMu[i];
-      kappa += step;
-      b += step * s * s;
+      state.update(i, step);
     }
-    if (pgMax - pgMin <= opts.tolerance) return solution(epoch, true);
+    if (pgMax - pgMin <= opts.tolerance) return state.solution(epoch, true, a);
   }
-  return solution(opts.maxEpochs, false);
+  return state.solution(opts.maxEpochs, false, a);
 }
 
 /**
@@ -232,43 +259,26 @@ function solveWithGram(
     }
   }
   const f = new Float64Array(n); // Σ_j α_j y_j G_ij: the decision value of row i
-  const a = new Float64Array(n);
-  const order = Uint32Array.from({ length: n }, (_, i) => i);
-  const solution = (epochs: number, converged: boolean): LinearSvm => {
-    const v = new Float64Array(dim);
-    let kappa = 0;
-    for (let i = 0; i < n; i++) {
-      const c = a[i] * labels[i];
-      if (c === 0) continue;
-      kappa += c;
-      const x = rows[i];
-      for (let j = 0; j < dim; j++) v[j] += c * x[j];
-    }
-    const w = v.map((vj, j) => vj - kappa * mu[j]);
-    return { w, bias: s * s * kappa - dot(w, mu), epochs, converged };
-  };
-  for (let epoch = 1; epoch <= opts.maxEpochs; epoch++) {
-    shuffle(order, rng);
-    let pgMax = -Infinity;
-    let pgMin = Infinity;
-    for (const i of order) {
-      const y = labels[i];
-      const g = y * f[i] - 1;
-      const ai = a[i];
-      const pg = ai === 0 ? Math.min(g, 0) : ai === C ? Math.max(g, 0) : g;
-      if (pg > pgMax) pgMax = pg;
-      if (pg < pgMin) pgMin = pg;
-      if (pg === 0) continue;
-      const next = Math.min(Math.max(ai - g / qii[i], 0), C);
-      const step = (next - ai) * y;
-      a[i] = next;
-      if (step === 0) continue;
+  return descend(labels, C, qii, rng, opts, {
+    gradient: (i) => labels[i] * f[i] - 1,
+    update: (i, step) => {
       const row = i * n;
       for (let k = 0; k < n; k++) f[k] += step * gram[row + k];
-    }
-    if (pgMax - pgMin <= opts.tolerance) return solution(epoch, true);
-  }
-  return solution(opts.maxEpochs, false);
+    },
+    solution: (epochs, converged, a) => {
+      const v = new Float64Array(dim);
+      let kappa = 0;
+      for (let i = 0; i < n; i++) {
+        const c = a[i] * labels[i];
+        if (c === 0) continue;
+        kappa += c;
+        const x = rows[i];
+        for (let j = 0; j < dim; j++) v[j] += c * x[j];
+      }
+      const w = v.map((vj, j) => vj - kappa * mu[j]);
+      return { w, bias: s * s * kappa - dot(w, mu), epochs, converged };
+    },
+  });
 }
 
 /** Splits 0..n−1 after a seeded shuffle: round(n·testFraction) to test, at least 1 in each part. */

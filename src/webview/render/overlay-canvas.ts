@@ -3,21 +3,7 @@
  * drawing only: the raw map is kept, so both act instantly without asking the host again.
  */
 import { colormapLut, type ColormapName } from '../../shared/colormaps';
-import { normalizeMap, resizeMap } from '../../shared/map-ops';
-
-export interface RawMap {
-  data: Float32Array;
-  height: number;
-  width: number;
-  /** Negative values carry meaning: drawn by magnitude (|value|), as PAIR saliency and Captum do. */
-  signed?: boolean;
-}
-
-/** What a map looks like on screen: |map| for signed maps, min–max scaled to [0, 1]. */
-export function displayMap(map: RawMap, height: number, width: number): Float32Array {
-  const data = map.signed ? map.data.map(Math.abs) : map.data;
-  return normalizeMap(resizeMap(data, map.height, map.width, height, width));
-}
+import { blendHeatmap, displayMap, type RawMap } from '../util/heatmap';
 
 export class OverlayCanvas {
   private base?: ImageData;
@@ -59,25 +45,8 @@ export class OverlayCanvas {
       ctx.putImageData(this.base, 0, 0);
       return;
     }
-    const lut = colormapLut(colormap);
     const out = new ImageData(this.base.width, this.base.height);
-    const src = this.base.data;
-    const dst = out.data;
-    const a = Math.min(1, Math.max(0, opacity));
-    for (let i = 0, p = 0; i < this.heat.length; i++, p += 4) {
-      const k = Math.min(255, Math.floor(this.heat[i] * 256)) * 3;
-      dst[p] = src[p] * (1 - a) + lut[k] * a;
-      dst[p + 1] = src[p + 1] * (1 - a) + lut[k + 1] * a;
-      dst[p + 2] = src[p + 2] * (1 - a) + lut[k + 2] * a;
-      dst[p + 3] = 255;
-    }
+    blendHeatmap(this.base.data, this.heat, colormapLut(colormap), opacity, out.data);
     ctx.putImageData(out, 0, 0);
   }
-}
-
-/** A small colour bar for a colormap, as a CSS gradient. */
-export function colormapGradient(name: ColormapName): string {
-  const lut = colormapLut(name);
-  const stops = [0, 32, 64, 96, 128, 160, 192, 224, 255].map((i) => `rgb(${lut[i * 3]}, ${lut[i * 3 + 1]}, ${lut[i * 3 + 2]}) ${((i / 255) * 100).toFixed(0)}%`);
-  return `linear-gradient(to right, ${stops.join(', ')})`;
 }

@@ -1,126 +1,18 @@
 /**
- * The token-attention panel's data, ready to draw: each layer's probabilities with the token
- * strings of its query and key sides, layers grouped the way encoder–decoder models read
- * (encoder self-attention, decoder self-attention, cross-attention), and the per-head colours
- * the head and model views share.
+ * The per-head colours the token-attention panel's head and model views share, in the current
+ * theme. (The layers' data, ready to draw, is in ../util/token-layers.ts.)
  */
-import type { AttentionLayerInfo } from '../../shared/attention';
+import { headPalette } from '../util/colour';
 import { themeColour } from './chart-theme';
-
-export interface TokenLayer {
-  info: AttentionLayerInfo;
-  /** Index in the result's layers (and probabilities). */
-  index: number;
-  /** Row-major [heads, queryTokens, keyTokens]. */
-  probs: Float32Array;
-  queries: string[];
-  keys: string[];
-  /** The group's id (see groupLayers). */
-  group: string;
-}
-
-export interface LayerGroup {
-  id: string;
-  title: string;
-  /** What the group is, in a few words (for the head view's title and aria labels). */
-  detail: string;
-  layers: TokenLayer[];
-}
-
-/** Attention of query token i to key token j in one head. */
-export function weightAt(l: TokenLayer, head: number, i: number, j: number): number {
-  const { queryTokens: q, keyTokens: k } = l.info;
-  return l.probs[(head * q + i) * k + j];
-}
-
-/**
- * The token strings of one side of a layer: the model input named `side` (tokens are in model
- * input order), else the only input of a single-input model, else the first input with exactly
- * `n` tokens; positions without a string show as #index.
- */
-export function sideTokens(side: string, inputs: readonly string[], tokens: readonly string[][], n: number): string[] {
-  let k = inputs.indexOf(side);
-  if (k < 0 && tokens.length === 1) k = 0;
-  if (k < 0) k = tokens.findIndex((t) => t.length === n);
-  const src = k >= 0 ? tokens[k] ?? [] : [];
-  return Array.from({ length: n }, (_, i) => src[i] ?? `#${i}`);
-}
-
-/**
- * The layers with their token strings, grouped. Self-attention layers group by their side: the
- * encoder (a side cross-attention takes its keys from), the decoder (a side cross-attention
- * takes its queries from), or plain self-attention; cross-attention layers group by their pair
- * of sides. Groups come encoder, other self-attention, decoder, cross-attention, each in layer
- * order. Throws when a layer's probabilities do not have its shape.
- */
-export function prepareLayers(layers: readonly AttentionLayerInfo[], probabilities: readonly ArrayBuffer[], inputs: readonly string[], tokens: readonly string[][]): LayerGroup[] {
-  if (probabilities.length !== layers.length) throw new Error(`The result has ${layers.length} attention layers but ${probabilities.length} probability arrays.`);
-  const encoders = new Set(layers.filter((l) => l.cross).map((l) => l.keySide));
-  const decoders = new Set(layers.filter((l) => l.cross).map((l) => l.querySide));
-  const selfSides = new Set(layers.filter((l) => !l.cross).map((l) => l.querySide));
-  const several = selfSides.size > 1 || encoders.size > 0;
-  const crossPairs = new Set(layers.filter((l) => l.cross).map((l) => `${l.querySide}>${l.keySide}`));
-  const groups = new Map<string, LayerGroup & { rank: number }>();
-  layers.forEach((info, index) => {
-    const probs = new Float32Array(probabilities[index]);
-    const expected = info.heads * info.queryTokens * info.keyTokens;
-    if (probs.length !== expected) {
-      throw new Error(`Layer ${info.name}: expected ${info.heads}×${info.queryTokens}×${info.keyTokens} = ${expected} attention weights, got ${probs.length}.`);
-    }
-    let id: string;
-    let title: string;
-    let detail: string;
-    let rank: number;
-    if (info.cross) {
-      id = `cross:${info.querySide}>${info.keySide}`;
-      title = crossPairs.size > 1 ? `Cross-attention (${info.querySide} → ${info.keySide})` : 'Cross-attention';
-      detail = `queries from ${info.querySide}, keys from ${info.keySide}`;
-      rank = 3;
-    } else {
-      id = `self:${info.querySide}`;
-      const isEncoder = encoders.has(info.querySide);
-      const isDecoder = decoders.has(info.querySide) && !isEncoder;
-      title = isEncoder ? 'Encoder self-attention' : isDecoder ? 'Decoder self-attention' : several ? `Self-attention (${info.querySide})` : 'Self-attention';
-      detail = several ? `${info.querySide} to itself` : 'every token to every token';
-      rank = isEncoder ? 0 : isDecoder ? 2 : 1;
-    }
-    const group = groups.get(id) ?? { id, title, detail, rank, layers: [] };
-    groups.set(id, group);
-    group.layers.push({
-      info, index, probs, group: id,
-      queries: sideTokens(info.querySide, inputs, tokens, info.queryTokens),
-      keys: sideTokens(info.keySide, inputs, tokens, info.keyTokens),
-    });
-  });
-  return [...groups.values()].sort((a, b) => a.rank - b.rank).map(({ id, title, detail, layers: ls }) => ({ id, title, detail, layers: ls }));
-}
 
 /** A categorical colour per head: VS Code's chart colours first (they follow the theme), then fixed ones. */
 export function headColours(n: number): string[] {
-  const themed = [
+  return headPalette([
     themeColour('--vscode-charts-blue', '#3794ff'),
     themeColour('--vscode-charts-orange', '#d18616'),
     themeColour('--vscode-charts-green', '#89d185'),
     themeColour('--vscode-charts-red', '#f14c4c'),
     themeColour('--vscode-charts-purple', '#b180d7'),
     themeColour('--vscode-charts-yellow', '#cca700'),
-  ];
-  const more = ['#17becf', '#e377c2', '#bcbd22', '#c49c94', '#9edae5', '#f7b6d2', '#98df8a', '#ffbb78', '#aec7e8', '#c5b0d5'];
-  const all = [...themed, ...more];
-  return Array.from({ length: n }, (_, i) => all[i % all.length]);
+  ], n);
 }
-
-/** The k largest values with their indices, largest first. */
-export function topK(values: ArrayLike<number>, k: number): { index: number; value: number }[] {
-  return Array.from(values, (value, index) => ({ index, value }))
-    .sort((a, b) => b.value - a.value || a.index - b.index)
-    .slice(0, k);
-}
-
-/** A token for display: quoted, whitespace made visible, long ones cut. */
-export function showToken(t: string, max = 24): string {
-  const s = t.replace(/\s/g, '·');
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
-}
-
-export const fmtW = (w: number) => (w >= 0.995 ? w.toFixed(2) : w >= 0.01 ? w.toFixed(3) : w === 0 ? '0' : w.toExponential(1));

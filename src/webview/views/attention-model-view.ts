@@ -5,10 +5,12 @@
  * that layer and head in the head view.
  */
 import { colormapLut } from '../../shared/colormaps';
-import { colormapGradient } from '../render/overlay-canvas';
+import { colormapGradient } from '../util/heatmap';
 import { h } from './dom';
 import { Tooltip } from './tooltip';
-import { fmtW, headColours, showToken, weightAt, type LayerGroup, type TokenLayer } from './attention-layers';
+import { headColours } from './attention-layers';
+import { fmtW, showToken } from '../util/format';
+import { weightAt, type LayerGroup, type TokenLayer } from '../util/token-layers';
 
 const COLORMAP = 'viridis';
 

@@ -3,8 +3,9 @@
  * target's probability against the fraction of pixels removed / inserted in saliency order.
  * Colours follow the grid's swatches; axes and text take the theme's colours.
  */
-import { Chart, chartTheme } from './chart-theme';
+import { axisStyle, Chart, chartTheme, lineChartOptions } from './chart-theme';
 import { h } from './dom';
+import { curvePoints, curveTooltipLabel } from '../util/curve-points';
 
 export interface CurveSeries {
   method: string;
@@ -36,7 +37,7 @@ export class CurveCharts {
         const ys = s[pick[i]];
         return {
           label: s.label,
-          data: ys.map((y, k) => ({ x: k / Math.max(1, ys.length - 1), y })),
+          data: curvePoints(ys),
           borderColor: s.colour,
           backgroundColor: s.colour,
           borderWidth: s.method === 'random' ? 1.5 : 2,
@@ -50,27 +51,18 @@ export class CurveCharts {
   }
 
   private make(canvas: HTMLCanvasElement, title: string, xLabel: string): Chart<'line', { x: number; y: number }[]> {
-    const { fg, grid, font } = chartTheme();
+    const theme = chartTheme();
     return new Chart(canvas, {
       type: 'line',
       data: { datasets: [] },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        parsing: false,
-        color: fg,
-        font,
-        plugins: {
-          title: { display: true, text: title, color: fg, font: { ...font, size: 12, weight: 'normal' } },
-          legend: { position: 'bottom', labels: { color: fg, boxWidth: 14, boxHeight: 2, font } },
-          tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${(c.parsed.y ?? 0).toFixed(3)} at ${((c.parsed.x ?? 0) * 100).toFixed(0)}%` } },
-        },
+      options: lineChartOptions(theme, {
+        title,
+        tooltip: { callbacks: { label: (c) => curveTooltipLabel(c.dataset.label, c.parsed.x, c.parsed.y) } },
         scales: {
-          x: { type: 'linear', min: 0, max: 1, title: { display: true, text: xLabel, color: fg, font }, ticks: { color: fg, font }, grid: { color: grid } },
-          y: { type: 'linear', suggestedMin: 0, suggestedMax: 1, title: { display: true, text: 'target score', color: fg, font }, ticks: { color: fg, font }, grid: { color: grid } },
+          x: { type: 'linear', min: 0, max: 1, ...axisStyle(theme, xLabel) },
+          y: { type: 'linear', suggestedMin: 0, suggestedMax: 1, ...axisStyle(theme, 'target score') },
         },
-      },
+      }),
     });
   }
 }

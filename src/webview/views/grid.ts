@@ -4,10 +4,12 @@
  * colormap or the opacity changes (the raw maps are kept).
  */
 import type { ColormapName } from '../../shared/colormaps';
-import type { FaithfulnessInfo, MapMessage } from '../../shared/protocol';
+import type { FaithfulnessInfo, MapMessage } from '../../shared/protocol/explain';
 import { OverlayCanvas } from '../render/overlay-canvas';
 import { h } from './dom';
-import { fmtAuc, fmtMs, methodColour } from './format';
+import { methodColour } from '../util/colour';
+import { fmtAuc, fmtMs } from '../util/format';
+import { describeMap } from '../util/map-caption';
 
 interface Row {
   id: string;
@@ -78,6 +80,7 @@ export class MethodGrid {
     r.canvas.draw(colormap, opacity);
     r.ms.textContent = fmtMs(m.ms);
     r.detail.textContent = describeMap(m);
+    r.el.classList.toggle('degenerate', m.note !== undefined);
   }
 
   setMetrics(method: string, f: FaithfulnessInfo): void {
@@ -131,15 +134,4 @@ export class MethodGrid {
     if (this.focus === id) r.el.classList.add('focused');
     return r;
   }
-}
-
-/** One line under a method's name: resolution, layer, and what is worth knowing about the map. */
-export function describeMap(m: MapMessage): string {
-  const parts = [`${m.height}×${m.width}`];
-  if (m.layer) parts.push(`at ${m.layer}`);
-  const values = new Float32Array(m.data);
-  if (values.every((v) => v === 0)) parts.push(m.signed ? 'all zero' : 'all zero: no positive evidence for this class here');
-  const s = m.stats ?? {};
-  if (s.relativeGap !== undefined) parts.push(`completeness gap ${(s.relativeGap * 100).toFixed(2)}%`);
-  return parts.join(' · ');
 }

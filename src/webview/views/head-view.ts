@@ -9,7 +9,10 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import { h } from './dom';
 import { Tooltip } from './tooltip';
-import { fmtW, headColours, showToken, topK, weightAt, type LayerGroup, type TokenLayer } from './attention-layers';
+import { headColours } from './attention-layers';
+import { fmtW, showToken } from '../util/format';
+import { topK } from '../util/top-k';
+import { weightAt, type LayerGroup, type TokenLayer } from '../util/token-layers';
 
 /** Height of a token row (CSS px) and width of the lines' canvas. */
 const ROW = 22;

@@ -3,7 +3,7 @@
  * model are shown disabled with the reason as their tooltip, so nobody wonders where CAM went.
  */
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
-import type { MethodChoice, MethodFamily } from '../../shared/protocol';
+import type { MethodChoice, MethodFamily } from '../../shared/protocol/common';
 import { h } from './dom';
 
 const FAMILY_TITLES: Record<MethodFamily, string> = {

@@ -1,5 +1,5 @@
 /** The top-k predictions; clicking one explains that class. */
-import type { PredictionInfo } from '../../shared/protocol';
+import type { PredictionInfo } from '../../shared/protocol/common';
 import { h } from './dom';
 
 export function renderPredictions(

@@ -4,20 +4,14 @@
  * row of tokens tinted by weight (the largest fully), each with its weight under it.
  */
 import { h } from './dom';
-import { fmtW, showToken, topK } from './attention-layers';
+import { fmtW, showToken } from '../util/format';
+import { topK } from '../util/top-k';
 
 export interface RolloutRow {
   side: string;
   tokens: string[];
   /** Row 0 of the side's rollout matrix. */
   weights: Float32Array;
-}
-
-/** Row 0 of a row-major [n, n] rollout matrix, checked. */
-export function rolloutRow(data: ArrayBuffer, n: number, side: string): Float32Array {
-  const all = new Float32Array(data);
-  if (!Number.isInteger(n) || n < 1 || all.length !== n * n) throw new Error(`Rollout of ${side}: expected ${n}×${n} values, got ${all.length}.`);
-  return all.slice(0, n);
 }
 
 export function renderRolloutStrips(container: HTMLElement, rows: readonly RolloutRow[]): void {

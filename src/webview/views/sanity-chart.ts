@@ -2,10 +2,10 @@
  * Similarity against randomization step, one line per method (the mean over the images, with a
  * band of ± one standard deviation when there are several), and the verdict threshold dashed.
  */
-import { Chart, chartTheme, themeColour } from './chart-theme';
+import { axisStyle, Chart, chartTheme, lineChartOptions, themeColour } from './chart-theme';
 import type { SanityResult } from '../../shared/sanity';
 import { SIMILARITY_LABELS } from '../../shared/sanity';
-import { methodColour } from './format';
+import { methodColour } from '../util/colour';
 
 type Point = { x: number; y: number };
 
@@ -14,30 +14,19 @@ export class SanityChart {
   private labels: string[] = [];
 
   constructor(canvas: HTMLCanvasElement) {
-    const { fg, grid, font } = chartTheme();
+    const theme = chartTheme();
+    const x = axisStyle(theme, 'randomized from the logits down to …');
     this.chart = new Chart(canvas, {
       type: 'line',
       data: { datasets: [] },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        parsing: false,
-        color: fg,
-        plugins: {
-          title: { display: true, color: fg, font: { ...font, size: 12 } },
-          legend: { position: 'bottom', labels: { color: fg, boxWidth: 14, boxHeight: 2, font, filter: (item) => !item.text.startsWith('±') } },
-          tooltip: { callbacks: { title: (items) => this.labels[items[0]?.parsed.x ?? 0] ?? '', label: (c) => `${c.dataset.label}: ${(c.parsed.y ?? 0).toFixed(3)}` } },
-        },
+      options: lineChartOptions(theme, {
+        legendFilter: (item) => !item.text.startsWith('±'),
+        tooltip: { callbacks: { title: (items) => this.labels[items[0]?.parsed.x ?? 0] ?? '', label: (c) => `${c.dataset.label}: ${(c.parsed.y ?? 0).toFixed(3)}` } },
         scales: {
-          x: {
-            type: 'linear', min: 0, title: { display: true, text: 'randomized from the logits down to …', color: fg, font },
-            ticks: { color: fg, font, stepSize: 1, autoSkip: false, maxRotation: 60, callback: (v) => this.labels[Number(v)] ?? '' },
-            grid: { color: grid },
-          },
-          y: { type: 'linear', suggestedMin: -0.2, suggestedMax: 1, title: { display: true, color: fg, font }, ticks: { color: fg, font }, grid: { color: grid } },
+          x: { type: 'linear', min: 0, ...x, ticks: { ...x.ticks, stepSize: 1, autoSkip: false, maxRotation: 60, callback: (v) => this.labels[Number(v)] ?? '' } },
+          y: { type: 'linear', suggestedMin: -0.2, suggestedMax: 1, ...axisStyle(theme) },
         },
-      },
+      }),
     });
   }
 

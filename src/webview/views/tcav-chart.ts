@@ -8,8 +8,9 @@
 import type { Plugin, TooltipItem } from 'chart.js';
 import { Chart, chartTheme, themeColour } from './chart-theme';
 import { h } from './dom';
-import { fmtMeanStd, fmtP, fmtTime } from './tcav-table';
-import { LOW_CAV_ACCURACY, type TcavCell, type TcavRandomBaseline, type TcavResult } from '../../shared/tcav';
+import { RANDOM_KEY as RANDOM, barTooltipLines, describeTcavLayer, tickLabel, type TcavBar as Bar } from '../util/tcav-text';
+import { parseRgb } from '../util/colour';
+import type { TcavResult } from '../../shared/tcav';
 
 /** A result drawn as one dataset: `name` is its legend entry. */
 export interface TcavSeries {
@@ -19,12 +20,6 @@ export interface TcavSeries {
 
 type Point = { y: number; yMin: number; yMax: number };
 type BarChart = Chart<'barWithErrorBars', Point[], string>;
-
-/** The key under which the random-vs-random bar sits on the x axis (no concept can be named so). */
-const RANDOM = '\u0000random';
-
-/** What one bar stands for, for the tooltip and the n.s. / ⚠ marks. */
-type Bar = { cell: TcavCell } | { baseline: TcavRandomBaseline } | undefined;
 
 /** Dataset colours: the theme's chart colours, the current result first. */
 const COLOURS: [string, string][] = [
@@ -42,10 +37,7 @@ function rgb(colour: string): [number, number, number] {
   if (!c) return [128, 128, 128];
   c.fillStyle = '#808080';
   c.fillStyle = colour;
-  const s = String(c.fillStyle);
-  if (s.startsWith('#')) return [1, 3, 5].map((i) => parseInt(s.slice(i, i + 2), 16)) as [number, number, number];
-  const m = s.match(/[\d.]+/g)?.map(Number) ?? [128, 128, 128];
-  return [m[0], m[1], m[2]];
+  return parseRgb(String(c.fillStyle));
 }
 
 function alpha(colour: string, a: number): string {
@@ -87,28 +79,6 @@ function hatch(colour: string): CanvasPattern | string {
 export function seriesColour(index: number): string {
   const [name, fallback] = COLOURS[index % COLOURS.length];
   return themeColour(name, fallback);
-}
-
-/** The x-axis label of a concept: ⚠ when its CAV is flagged in any drawn result; pairs on two lines. */
-function tickLabel(key: string, cells: (TcavCell | undefined)[]): string | string[] {
-  if (key === RANDOM) return ['random', '(null)'];
-  const low = cells.some((c) => c?.lowAccuracy);
-  const relative = cells.find((c) => c)?.kind === 'relative';
-  const name = `${low ? '⚠ ' : ''}${key}`;
-  return relative ? [name, '(relative)'] : name;
-}
-
-/** A plain-words summary of one layer's bars for screen readers (the canvas's aria-label). */
-function describe(layer: string, r: TcavResult, magnitude: boolean): string {
-  const cells = r.cells.filter((c) => c.layer === layer);
-  const b = r.random.find((x) => x.layer === layer);
-  const what = magnitude ? 'TCAV magnitude' : 'TCAV score';
-  const parts = cells.map((c) => {
-    const [m, s] = magnitude ? [c.magnitudeMean, c.magnitudeStd] : [c.mean, c.std];
-    return `${c.concept} ${fmtMeanStd(m, s)}, ${c.significant ? 'significant' : 'not significant'}${c.lowAccuracy ? ', CAV accuracy low: not linearly present' : ''}`;
-  });
-  const target = r.target.label ?? `class ${r.target.index}`;
-  return `${what} (mean ± sd over ${r.runs} runs) at layer ${layer} for ${target}: ${parts.join('; ')}.${b && !magnitude ? ` Random-vs-random null: ${fmtMeanStd(b.mean, b.std)}.` : ''}`;
 }
 
 export class TcavCharts {
@@ -248,33 +218,8 @@ export class TcavCharts {
       },
     };
 
-    const tooltipLines = (item: TooltipItem<'barWithErrorBars'>): string[] => {
-      const b = bars[item.datasetIndex]?.[item.dataIndex];
-      const r = series[item.datasetIndex].result;
-      if (!b) return [];
-      if ('baseline' in b) {
-        const x = b.baseline;
-        return [
-          `random vs random: ${fmtMeanStd(x.mean, x.std)} (TCAV score)`,
-          'the null every concept at this layer is tested against',
-          `CAV accuracy: ${x.cavAccuracy.toFixed(2)} (should be near chance, 0.5)`,
-          `runs: ${x.scores.length}`,
-        ];
-      }
-      const c = b.cell;
-      const score = `TCAV score: ${fmtMeanStd(c.mean, c.std)}`;
-      const mag = `magnitude: ${fmtMeanStd(c.magnitudeMean, c.magnitudeStd)}`;
-      const lines = magnitude ? [mag, score] : [score, mag];
-      lines.push(
-        `p = ${fmtP(c.p)} · Bonferroni p = ${fmtP(c.pAdjusted)} (× ${r.tests} tests)`,
-        `significant: ${c.significant ? 'yes' : 'no (n.s.)'} at α = ${r.alpha}`,
-        `CAV accuracy (held-out, mean): ${c.cavAccuracy.toFixed(2)}${c.lowAccuracy ? ` ⚠ below ${LOW_CAV_ACCURACY}` : ''}`,
-      );
-      if (c.lowAccuracy) lines.push('⚠ not linearly present at this layer: the CAV is', '   hardly better than chance, so the score means little');
-      if (c.kind === 'relative') lines.push('relative: CAV of the first concept against the second');
-      lines.push(`runs: ${c.scores.length}`);
-      return lines;
-    };
+    const tooltipLines = (item: TooltipItem<'barWithErrorBars'>): string[] =>
+      barTooltipLines(bars[item.datasetIndex]?.[item.dataIndex], series[item.datasetIndex].result, magnitude);
 
     const chart: BarChart = new Chart(canvas, {
       type: 'barWithErrorBars',
@@ -338,12 +283,7 @@ export class TcavCharts {
       plugins: [annotate],
     });
     const current = series[0]?.result;
-    if (current) canvas.setAttribute('aria-label', describe(layer, current, magnitude));
+    if (current) canvas.setAttribute('aria-label', describeTcavLayer(layer, current, magnitude));
     return chart;
   }
-}
-
-/** The legend name of a result: its checkpoint and when it was made. */
-export function seriesName(r: TcavResult, prefix?: string): string {
-  return `${prefix ? `${prefix} · ` : ''}${r.model.hash.slice(0, 8)} · ${fmtTime(r.createdAt)}`;
 }

@@ -1,32 +1,12 @@
 /**
  * The TCAV numbers under the chart: one row per concept (or relative pair) and layer, the
  * layer's random-vs-random baseline, the run's warnings, and a paragraph saying what the numbers
- * mean. Also the number formatting the chart's tooltips share.
+ * mean.
  */
 import { LOW_CAV_ACCURACY, type TcavCell, type TcavResult } from '../../shared/tcav';
+import { fmtMeanStd, fmtP } from '../util/format';
+import { lowAccuracyText } from '../util/tcav-text';
 import { h } from './dom';
-
-/** A p-value: three decimals, more digits or an exponent when small. */
-export function fmtP(p: number): string {
-  if (!Number.isFinite(p)) return '–';
-  if (p >= 1) return '1';
-  if (p >= 0.01) return p.toFixed(3);
-  if (p >= 0.001) return p.toFixed(4);
-  return p.toExponential(1);
-}
-
-export const fmtMeanStd = (mean: number, std: number) => `${mean.toFixed(2)} ± ${std.toFixed(2)}`;
-
-/** "2 Mar 2025, 14:05": when a result was made, in the user's locale and time zone. */
-export function fmtTime(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-}
-
-/** The sentence a low-accuracy CAV gets wherever it is shown. */
-export function lowAccuracyText(cell: Pick<TcavCell, 'cavAccuracy'>): string {
-  return `CAV accuracy ${cell.cavAccuracy.toFixed(2)} is below ${LOW_CAV_ACCURACY} (chance is 0.5): the concept is not linearly present at this layer, so its score means little.`;
-}
 
 function cellRow(c: TcavCell, r: TcavResult, magnitude: boolean): HTMLTableRowElement {
   const name = c.kind === 'relative' ? `${c.concept} (relative)` : c.concept;
