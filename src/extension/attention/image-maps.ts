@@ -4,10 +4,11 @@
  * over the patch grid with a sentence saying what it shows.
  */
 import { UserError } from '../../shared/errors';
-import type { AttentionControls } from '../../shared/protocol';
+import type { AttentionControls } from '../../shared/protocol/explain';
 import type { AttentionCapture, AttentionModel } from './attention-model';
 import type { AttentionStack } from './types';
-import { gradRollout, rollout } from './rollout';
+import { checkHead } from './fuse-heads';
+import { rolloutSides, sideStack, stackRollout, type Side } from './sides';
 import { clsRow, patchGrid, rawAttention } from './token-maps';
 
 export type ImageMapRequest = AttentionControls;
@@ -19,19 +20,23 @@ export interface ImageMap {
   label: string;
 }
 
+/**
+ * The side of an image model's patch tokens: the rollout layers of its image input (of its only
+ * side when the layers name another, e.g. a ViT nested in the model), or undefined when none.
+ */
+export function patchSide(model: Pick<AttentionModel, 'inputs' | 'layers'>): Side | undefined {
+  const sides = rolloutSides(model.layers);
+  const image = model.inputs.find((x) => x.kind === 'image');
+  return sides.find((s) => s.side === image?.name) ?? (sides.length === 1 ? sides[0] : undefined);
+}
+
 /** The self-attention layers over the patch tokens, as one stack (indices into model.layers). */
 export function patchStack(model: AttentionModel, cap: AttentionCapture): { stack: AttentionStack; indices: number[] } {
-  const indices = model.layers.map((l, i) => (l.cross ? -1 : i)).filter((i) => i >= 0);
-  if (indices.length === 0) throw new UserError(`${model.name} has no self-attention layer`);
-  const first = model.layers[indices[0]];
-  const n = first.queryTokens > 0 ? first.queryTokens : Math.round(Math.sqrt(cap.probabilities[indices[0]].length / first.heads));
-  for (const i of indices) {
-    const l = model.layers[i];
-    if (l.heads !== first.heads || cap.probabilities[i].length !== l.heads * n * n) {
-      throw new UserError(`the attention layers of ${model.name} differ in heads or tokens (${first.name}: ${first.heads} heads; ${l.name}: ${l.heads}); rollout needs them equal`);
-    }
-  }
-  return { stack: { layers: indices.map((i) => cap.probabilities[i]), heads: first.heads, tokens: n }, indices };
+  const side = patchSide(model);
+  if (!side) throw new UserError(`${model.name} has no self-attention layer over its image patches`);
+  const s = sideStack(model.layers, cap.probabilities, side);
+  if ('problem' in s) throw new UserError(`no rollout for ${model.name}: ${s.problem}`);
+  return { stack: s.stack, indices: side.indices };
 }
 
 const pct = (x: number) => `${Math.round(100 * x)}%`;
@@ -47,9 +52,10 @@ export function attentionImageMap(model: AttentionModel, cap: AttentionCapture, 
   if (req.mode === 'raw') {
     const li = req.layer === undefined ? indices.length - 1 : indices.findIndex((i) => model.layers[i].name === req.layer);
     if (li < 0) throw new UserError(`${req.layer} is not a self-attention layer of ${model.name}`);
-    const head = req.head ?? 'mean';
-    const headName = typeof head === 'number' ? `head ${head}` : `${head} of heads`;
     const layerName = model.layers[indices[li]].name;
+    const head = req.head ?? 'mean';
+    checkHead(head, stack.heads, layerName);
+    const headName = typeof head === 'number' ? `head ${head}` : `${head} of heads`;
     if (req.query === undefined && !patches.cls) {
       const sum = new Float64Array(n);
       for (let q = 0; q < n; q++) rawAttention(stack, li, head, q).forEach((v, j) => { sum[j] += v / n; });
@@ -63,15 +69,11 @@ export function attentionImageMap(model: AttentionModel, cap: AttentionCapture, 
       label = `raw attention of ${layerName}, ${headName}, from the ${who}`;
     }
     if (patches.cls) row = row.slice(1);
-  } else if (req.mode === 'rollout') {
-    const r = rollout(stack, { fusion: req.fusion, discardRatio: req.discardRatio, keepToken: 0 });
-    row = clsRow(r, n, { cls: patches.cls });
-    label = `attention rollout over ${indices.length} layers (${req.fusion} of heads, discard ${pct(req.discardRatio)}), ${rowName}`;
   } else {
-    if (!cap.gradients) throw new UserError(model.noGradients ?? 'gradient-weighted rollout needs the gradients of a class');
-    const r = gradRollout(stack, indices.map((i) => cap.gradients![i]), { discardRatio: req.discardRatio, keepToken: 0 });
-    row = clsRow(r, n, { cls: patches.cls });
-    label = `gradient-weighted rollout over ${indices.length} layers (discard ${pct(req.discardRatio)}), ${rowName}`;
+    row = clsRow(stackRollout(stack, indices, cap, req, model.noGradients), n, { cls: patches.cls });
+    label = req.mode === 'rollout'
+      ? `attention rollout over ${indices.length} layers (${req.fusion} of heads, discard ${pct(req.discardRatio)}), ${rowName}`
+      : `gradient-weighted rollout over ${indices.length} layers (discard ${pct(req.discardRatio)}), ${rowName}`;
   }
   return { ...patchGrid(row, patches.grid), label };
 }

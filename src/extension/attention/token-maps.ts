@@ -3,7 +3,7 @@
  * matrix, reshaping patch weights to the ViT's patch grid, guessing that grid from the token
  * count, and one query token's raw attention row.
  */
-import { checkFusion, checkLayer } from './fuse-heads';
+import { checkFusion, checkLayer, headRows } from './fuse-heads';
 import type { AttentionStack, HeadFusion } from './types';
 
 /** Largest accepted ratio between a patch's height and width (input side / grid side) in inferPatchGrid. */
@@ -82,20 +82,8 @@ export function rawAttention(stack: AttentionStack, layer: number, head: number 
   if (!Number.isInteger(queryToken) || queryToken < 0 || queryToken >= n) {
     throw new Error(`rawAttention: queryToken must be in [0, ${n - 1}], got ${queryToken}`);
   }
-  const rowAt = (h: number) => (h * n + queryToken) * n;
   if (typeof head === 'number') {
     if (!Number.isInteger(head) || head < 0 || head >= heads) throw new Error(`rawAttention: head must be in [0, ${heads - 1}], got ${head}`);
-    return new Float64Array(a.subarray(rowAt(head), rowAt(head) + n));
-  }
-  checkFusion(head);
-  const out = new Float64Array(a.subarray(rowAt(0), rowAt(0) + n));
-  for (let h = 1; h < heads; h++) {
-    const off = rowAt(h);
-    for (let j = 0; j < n; j++) {
-      const v = a[off + j];
-      out[j] = head === 'mean' ? out[j] + v : head === 'max' ? Math.max(out[j], v) : Math.min(out[j], v);
-    }
-  }
-  if (head === 'mean' && heads > 1) for (let j = 0; j < n; j++) out[j] /= heads;
-  return out;
+  } else checkFusion(head);
+  return headRows(a, heads, n, n, head, queryToken, 1);
 }

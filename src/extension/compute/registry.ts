@@ -10,7 +10,6 @@ import { tcavJob } from './jobs/tcav';
 import { sanityJob } from './jobs/sanity';
 import { attentionInfoJob, attentionMapJob, attentionTokensJob } from './jobs/attention';
 import { crashJob, echoJob, spinJob } from './jobs/test-jobs';
-import { attentionReportJob } from '../../cli/attention-report';
 import { faithfulnessShard, gridMethodShard } from '../explain/grid-shards';
 import { tcavChunkShard } from '../tcav/chunk-shard';
 import { tcavCavShard } from '../tcav/cav-shard';
@@ -29,7 +28,6 @@ const jobs = [
   attentionInfoJob,
   attentionMapJob,
   attentionTokensJob,
-  attentionReportJob,
   spinJob,
   crashJob,
   echoJob,

@@ -26,7 +26,11 @@ function mhaLayers(model: tfl.LayersModel): MultiHeadAttention[] {
   return out;
 }
 
-/** Names of the model inputs a symbolic tensor is computed from. */
+/**
+ * The side of a symbolic tensor: the names of the model inputs whose tokens it runs over. An
+ * attention layer's output runs over its queries' tokens, so only its query input is followed
+ * (a decoder layer after cross-attention stays on the decoder's side).
+ */
 function sidesOf(t: Sym, inputNames: Map<Sym, string>, memo = new Map<Sym, Set<string>>()): Set<string> {
   const known = memo.get(t);
   if (known) return known;
@@ -35,7 +39,8 @@ function sidesOf(t: Sym, inputNames: Map<Sym, string>, memo = new Map<Sym, Set<s
   memo.set(t, result);
   if (!own) {
     const node = t.sourceLayer.inboundNodes[t.nodeIndex];
-    for (const x of node?.inputTensors ?? []) for (const s of sidesOf(x, inputNames, memo)) result.add(s);
+    const inputs = t.sourceLayer instanceof MultiHeadAttention ? (node?.inputTensors ?? []).slice(0, 1) : node?.inputTensors ?? [];
+    for (const x of inputs) for (const s of sidesOf(x, inputNames, memo)) result.add(s);
   }
   return result;
 }

@@ -16,7 +16,7 @@ import { MultiHeadAttention } from '../../../src/extension/model/layers/multi-he
 import type { AttentionModel } from '../../../src/extension/attention/attention-model';
 import { loadAttentionModel } from '../../../src/extension/attention/load-attention';
 import { parseTokens } from '../../../src/extension/attention/tokens';
-import { sideRollouts } from '../../../src/extension/attention/token-views';
+import { sideRollouts } from '../../../src/extension/attention/sides';
 import { UserError } from '../../../src/shared/errors';
 import { useBackend } from '../../helpers/tf-test';
 
@@ -80,8 +80,9 @@ test('a captured pass: softmax rows, a causal decoder, decoder × encoder cross-
 
 test('rollout per self-attention side: rows sum to 1, one matrix per input', () => {
   const cap = model.capture([tf.tensor2d([[1, 2, 3, 0, 0]], [1, 5], 'int32'), tf.tensor2d([[7, 4, 5, 0]], [1, 4], 'int32')]);
-  const sides = sideRollouts(model, cap.probabilities);
-  assert.deepEqual(sides.map((s) => [s.side, s.tokens]), [['encoder_ids', 5], ['decoder_ids', 4]]);
+  const { rollouts: sides, warnings } = sideRollouts(model, cap, { mode: 'rollout', fusion: 'mean', discardRatio: 0 });
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(sides.map((s) => [s.side, s.tokens, s.layers]), [['encoder_ids', 5, ['encoder_self']], ['decoder_ids', 4, ['decoder_self']]]);
   for (const s of sides) {
     for (let r = 0; r < s.tokens; r++) {
       const sum = s.data.slice(r * s.tokens, (r + 1) * s.tokens).reduce((a, b) => a + b, 0);

@@ -24,6 +24,7 @@ import { preprocess } from '../../../src/extension/image/preprocess';
 import { decodeNpy } from '../../../src/extension/image/npy';
 import { assertClose, seededArray, useBackend } from '../../helpers/tf-test';
 import { seedTransformerWeights } from '../../helpers/models';
+import { attentionMapJob, attentionTokensJob, type AttentionMapArgs } from '../../../src/extension/compute/jobs/attention';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
@@ -65,9 +66,35 @@ function tokenModel(): tfl.LayersModel {
   return model;
 }
 
+/**
+ * Encoder ids [5] → 2 × encoder self-attention; decoder ids [4] → causal decoder self-attention →
+ * cross-attention (decoder queries, encoder keys) → Dense softmax per decoder token. Each side's
+ * rollout must multiply exactly its own self-attention layers: encoder_self1 and encoder_self2 for
+ * the encoder, decoder_self for the decoder; the cross layer enters neither.
+ */
+function encoderDecoder(): tfl.LayersModel {
+  const enc = tfl.input({ shape: [5], dtype: 'int32', name: 'encoder_ids' });
+  const dec = tfl.input({ shape: [4], dtype: 'int32', name: 'decoder_ids' });
+  let e = tfl.layers.embedding({ inputDim: VOCAB.length, outputDim: 8, name: 'enc_embed' }).apply(enc) as tfl.SymbolicTensor;
+  for (const i of [1, 2]) {
+    const a = new MultiHeadAttention({ numHeads: 2, keyDim: 4, name: `encoder_self${i}` }).apply([e, e]) as tfl.SymbolicTensor;
+    e = tfl.layers.add({ name: `enc_add${i}` }).apply([e, a]) as tfl.SymbolicTensor;
+  }
+  const d = tfl.layers.embedding({ inputDim: VOCAB.length, outputDim: 8, name: 'dec_embed' }).apply(dec) as tfl.SymbolicTensor;
+  const selfD = new MultiHeadAttention({ numHeads: 2, keyDim: 4, name: 'decoder_self' }).apply([d, d], { useCausalMask: true }) as tfl.SymbolicTensor;
+  const decIn = tfl.layers.add({ name: 'dec_add' }).apply([d, selfD]) as tfl.SymbolicTensor;
+  const cross = new MultiHeadAttention({ numHeads: 2, keyDim: 4, name: 'cross' }).apply([decIn, e]) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: VOCAB.length, activation: 'softmax', name: 'next_token' }).apply(cross) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: [enc, dec], outputs: out });
+  seedTransformerWeights(model, 13);
+  return model;
+}
+
 before(async () => {
   assert.ok(fs.existsSync(CLI), `${CLI} is missing: run npm run build first`);
   await useBackend('cpu');
+  await encoderDecoder().save(fsSaveHandler(p('encdec')));
+  fs.writeFileSync(p('encdec', 'metadata.json'), JSON.stringify({ vocab: VOCAB, example: ['the cat sat', 'a dog ran'] }));
   await tinyVit().save(fsSaveHandler(p('vit')));
   fs.writeFileSync(p('vit', 'metadata.json'), JSON.stringify({ patchGrid: [4, 4], labels: ['a', 'b', 'c'], preprocess: 'unit' }));
   await tokenModel().save(fsSaveHandler(p('tok')));
@@ -91,7 +118,7 @@ test('image model, rollout: the 4×4 map as .npy and an overlay PNG; the JSON na
   assert.equal(report.predictions.length, 3);
   assert.deepEqual(report.predictions.map((q: { label: string }) => q.label).sort(), ['a', 'b', 'c']);
   assert.ok(Math.abs(report.predictions.reduce((s: number, q: { probability: number }) => s + q.probability, 0) - 1) < 1e-5);
-  assert.equal(report.npy, p('out', 'img.attention-rollout.npy'));
+  assert.equal(report.npy, p('out', 'img.png.attention-rollout.npy'));
   const npy = decodeNpy(fs.readFileSync(report.npy));
   assert.deepEqual(npy.shape, [4, 4]);
   assert.ok(Math.abs(npy.data.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'the mean row of a rollout sums to 1');
@@ -122,7 +149,7 @@ test('image model, raw and grad-rollout: one layer and head; the target class by
   assert.equal(raw.code, 0, raw.stderr);
   const rr = JSON.parse(raw.stdout);
   assert.equal(rr.label, 'raw attention of mha1, head 1, mean over query tokens');
-  const a = decodeNpy(fs.readFileSync(p('raw', 'img.attention-raw.npy')));
+  const a = decodeNpy(fs.readFileSync(p('raw', 'img.png.attention-raw.npy')));
   assert.deepEqual(a.shape, [4, 4]);
   assert.ok(Math.abs(a.data.reduce((x, y) => x + y, 0) - 1) < 1e-5, 'the mean of attention rows sums to 1');
   const one = JSON.parse(cli('attention', p('img.png'), '--model', p('vit'), '--json', '--out', p('raw2'), '--backend', 'cpu', '--mode', 'raw', '--query', '5').stdout);
@@ -137,7 +164,7 @@ test('image model, raw and grad-rollout: one layer and head; the target class by
   const gm = decodeNpy(fs.readFileSync(gr.npy));
   assert.deepEqual(gm.shape, [4, 4]);
   assert.ok(gm.data.every((v) => Number.isFinite(v) && v >= 0));
-  assert.ok(fs.existsSync(p('grad', 'img.attention-grad-rollout.png')));
+  assert.ok(fs.existsSync(p('grad', 'img.png.class2.attention-grad-rollout.png')), 'a named target is in the name');
   // The explanation method, for the same class's logit, computes the same map in-process.
   const model = await loadModel(p('vit'));
   try {
@@ -186,9 +213,92 @@ test('token model, --mode raw --layer --head: the chosen [q, k] matrix in the JS
   assert.match(human.stdout, /^dog\s+(0\.\d{3}\s*){6}$/m);
 });
 
+/**
+ * Rollout by its definition, the known answer: per layer ([heads, n, n] probabilities) the mean
+ * of the heads A, then Â = ½·A + ½·I with each row divided by its sum, and R = Â_L · … · Â_1.
+ */
+function rolloutByDefinition(layers: { data: Float32Array; shape: number[] }[]): number[] {
+  const n = layers[0].shape[1];
+  let r: number[] | undefined;
+  for (const { data, shape: [heads] } of layers) {
+    const a = Array.from({ length: n * n }, (_, e) => {
+      let sum = 0;
+      for (let h = 0; h < heads; h++) sum += data[h * n * n + e];
+      return 0.5 * (sum / heads) + (Math.floor(e / n) === e % n ? 0.5 : 0);
+    });
+    for (let i = 0; i < n; i++) {
+      const rowSum = a.slice(i * n, (i + 1) * n).reduce((x, y) => x + y, 0);
+      for (let j = 0; j < n; j++) a[i * n + j] /= rowSum;
+    }
+    const prev = r;
+    r = prev === undefined ? a : Array.from({ length: n * n }, (_, e) => {
+      let v = 0;
+      for (let k = 0; k < n; k++) v += a[Math.floor(e / n) * n + k] * prev[k * n + (e % n)];
+      return v;
+    });
+  }
+  return r!;
+}
+
+test('encoder–decoder with cross-attention: each side\'s rollout is over exactly its self-attention layers, and the CLI\'s JSON equals the panel\'s job', async () => {
+  const texts = ['the cat sat', 'a dog ran'];
+  const r = cli('attention', '--tokens', texts[0], '--tokens', texts[1], '--model', p('encdec'), '--json', '--out', p('encdec-out'), '--backend', 'cpu');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.layers.map((l: { name: string; cross: boolean; querySide: string; keySide: string; shape: number[] }) => [l.name, l.cross, l.querySide, l.keySide, l.shape]), [
+    ['encoder_self1', false, 'encoder_ids', 'encoder_ids', [2, 5, 5]],
+    ['encoder_self2', false, 'encoder_ids', 'encoder_ids', [2, 5, 5]],
+    ['decoder_self', false, 'decoder_ids', 'decoder_ids', [2, 4, 4]],
+    ['cross', true, 'decoder_ids', 'encoder_ids', [2, 4, 5]],
+  ]);
+  // One rollout per side, over that side's self-attention layers in order; cross-attention in none.
+  assert.deepEqual(report.rollouts.map((x: { side: string; kind: string; layers: string[]; shape: number[] }) => [x.side, x.kind, x.layers, x.shape]), [
+    ['encoder_ids', 'rollout', ['encoder_self1', 'encoder_self2'], [5, 5]],
+    ['decoder_ids', 'rollout', ['decoder_self'], [4, 4]],
+  ]);
+  assert.deepEqual(report.warnings, []);
+  assert.equal(report.predictions, undefined, 'a sequence output has no class predictions');
+  const npy = (file: string) => decodeNpy(fs.readFileSync(file));
+  const byName = new Map((report.layers as { name: string; npy: string }[]).map((l) => [l.name, npy(l.npy)]));
+  for (const x of report.rollouts as { layers: string[]; npy: string }[]) {
+    assertClose(npy(x.npy).data, rolloutByDefinition(x.layers.map((name) => byName.get(name)!)), 1e-6, `rollout of ${x.layers.join(', ')}`);
+  }
+
+  // The token-attention panel's job on the same model and texts: the same layers, probabilities and rollouts.
+  const panel = await attentionTokensJob.run({ model: { file: p('encdec') }, texts }, undefined as never);
+  assert.deepEqual(panel.tokens, report.tokens.map((t: { strings: string[] }) => t.strings));
+  assert.deepEqual(panel.layers.map((l) => l.name), report.layers.map((l: { name: string }) => l.name));
+  panel.probabilities.forEach((pr, i) => assert.deepEqual(pr, npy(report.layers[i].npy).data, report.layers[i].name));
+  assert.deepEqual(panel.rollout.map((x) => [x.side, x.layers, x.tokens]), report.rollouts.map((x: { side: string; layers: string[]; shape: number[] }) => [x.side, x.layers, x.shape[0]]));
+  panel.rollout.forEach((x, i) => assert.deepEqual(x.data, npy(report.rollouts[i].npy).data, `rollout of ${x.side}`));
+});
+
+test('image model: the CLI\'s map equals the explain panel\'s attention-map job, in every mode', async () => {
+  const cases: { args: string[]; request: Omit<AttentionMapArgs['request'], 'requestId'> }[] = [
+    { args: [], request: { mode: 'rollout', fusion: 'mean', discardRatio: 0 } },
+    { args: ['--fusion', 'max', '--discard', '0.5'], request: { mode: 'rollout', fusion: 'max', discardRatio: 0.5 } },
+    { args: ['--mode', 'raw', '--layer', 'mha1', '--head', '1'], request: { mode: 'raw', fusion: 'mean', discardRatio: 0, layer: 'mha1', head: 1 } },
+    { args: ['--mode', 'grad-rollout', '--target', 'c'], request: { mode: 'grad-rollout', fusion: 'mean', discardRatio: 0, target: 2 } },
+    { args: ['--mode', 'grad-rollout'], request: { mode: 'grad-rollout', fusion: 'mean', discardRatio: 0 } },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const r = cli('attention', p('img.png'), '--model', p('vit'), '--json', '--out', p(`same-${i}`), '--backend', 'cpu', ...c.args);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const panel = await attentionMapJob.run({ model: { file: p('vit') }, imageFile: p('img.png'), preprocess: 'unit', request: { requestId: i, ...c.request } }, undefined as never);
+    const what = c.args.join(' ') || 'rollout';
+    assert.equal(panel.requestId, i);
+    assert.equal(report.label, panel.label, what);
+    assert.deepEqual(report.shape, [panel.height, panel.width], what);
+    assert.deepEqual(decodeNpy(fs.readFileSync(report.npy)).data, new Float32Array(panel.data), what);
+    assert.deepEqual(report.predictions, panel.predictions, what);
+    assert.equal(report.target?.index, panel.target, what);
+  }
+});
+
 test('bad input exits 2 with one line on stderr', () => {
   const cases: [string[], RegExp][] = [
-    [['attention', p('img.png'), '--model', path.join(ROOT, 'demo/models/shapes')], /has no MultiHeadAttention layer/],
+    [['attention', p('img.png'), '--model', path.join(ROOT, 'demo/models/shapes')], /has no attention layers/],
     [['attention', '--tokens', 'the zebra', '--model', p('tok')], /unknown token "zebra"/],
     [['attention', p('img.png'), '--tokens', 'the cat', '--model', p('tok')], /either an image or --tokens, not both/],
     [['attention', p('img.png')], /--model is required/],
@@ -198,8 +308,10 @@ test('bad input exits 2 with one line on stderr', () => {
     [['attention', p('img.png'), '--model', p('vit'), '--mode', 'flow'], /--mode must be one of rollout, raw, grad-rollout/],
     [['attention', p('img.png'), '--model', p('vit'), '--head', '1'], /add --mode raw/],
     [['attention', p('img.png'), '--model', p('vit'), '--mode', 'raw', '--layer', 'nope'], /nope is not a self-attention layer/],
-    [['attention', p('img.png'), '--model', p('vit'), '--mode', 'raw', '--head', '7'], /--head 7 is out of range: mha2 has 2 heads/],
-    [['attention', '--tokens', 'the cat', '--model', p('tok'), '--mode', 'raw', '--head', '2'], /--head 2 is out of range/],
+    [['attention', p('img.png'), '--model', p('vit'), '--mode', 'raw', '--head', '7'], /head 7 is out of range: mha2 has 2 heads \(0\.\.1\)/],
+    [['attention', '--tokens', 'the cat', '--model', p('tok'), '--mode', 'raw', '--query', '6'], /query 6 is out of range: mha has 6 query tokens \(0\.\.5\)/],
+    [['attention', '--tokens', 'the cat', '--model', p('encdec')], /has 2 token inputs \(encoder_ids, decoder_ids\) and got --tokens 1 time; e\.g\. --tokens "the cat sat" --tokens "a dog ran"/],
+    [['attention', '--tokens', 'the cat', '--model', p('tok'), '--mode', 'raw', '--head', '2'], /head 2 is out of range: mha has 2 heads \(0\.\.1\)/],
     [['attention', p('img.png'), '--model', p('vit'), '--discard', '1.5'], /--discard must be a number from 0 to 0.99/],
     [['attention', p('img.png'), '--model', p('vit'), '--mode', 'grad-rollout', '--target', 'zebra'], /unknown target "zebra"/],
   ];

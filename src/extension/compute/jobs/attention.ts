@@ -1,13 +1,14 @@
 /**
- * Attention jobs: what a model's attention looks like (image patches or tokens), one attention
- * map of an image, and a token model's attention on one input. Each worker keeps its own attention
- * views of the model files (a separate load: they read attention through hooks).
+ * Attention jobs, run alike for the panels and for `xai-lens attention`: what a model's attention
+ * looks like (image patches or tokens), one attention map of an image, and a token model's
+ * attention on one input. Each worker keeps its own attention views of the model files (a
+ * separate load: they read attention through hooks).
  */
 import { AttentionModelCache } from '../../attention/attention-cache';
-import { attentionInfo, attentionMapFor } from '../../attention/image-request';
-import { tokenAttention, tokenModelInfo, type TokenAttention } from '../../attention/token-request';
+import { attentionInfo, attentionMapFor, type AttentionMapResult, type ImageAttentionRequest } from '../../attention/image-request';
+import { tokenAttention, tokenModelInfo, type TokenAttention, type TokenAttentionOptions } from '../../attention/token-request';
 import { UserError } from '../../../shared/errors';
-import type { AttentionInfo, AttentionMapMessage, AttentionRequestMessage } from '../../../shared/protocol';
+import type { AttentionInfo } from '../../../shared/protocol/explain';
 import type { AttentionLayerInfo, TokenInputInfo } from '../../../shared/attention';
 import type { PreprocessPreset } from '../../image/preprocess';
 import { defineJob } from '../job';
@@ -18,8 +19,18 @@ const cache = new AttentionModelCache();
 export interface AttentionSummary {
   file: string;
   name: string;
+  /** What kind of file it came from (`layers-model`, `graph-model`, `onnx`, …). */
+  format: string;
   /** `tokens` when every input takes token ids, else `image`. */
   kind: 'tokens' | 'image';
+  /** The model's input names, in order. */
+  inputs: string[];
+  /** Every attention layer, cross-attention too. */
+  layers: AttentionLayerInfo[];
+  labels?: string[];
+  outputSize: number;
+  /** The preprocessing its metadata names. */
+  preprocess?: PreprocessPreset;
   /** The Attention tab of the explain panel, for image models with attention over patches. */
   image?: AttentionInfo;
   /** The token panel's inputs and layers, for token models. */
@@ -33,20 +44,42 @@ export const attentionInfoJob = defineJob('attention-info', async (args: { model
   const kind = model.inputs.every((x) => x.kind === 'tokens') ? 'tokens' : 'image';
   const image = attentionInfo(model);
   return {
-    file: model.file, name: model.name, kind,
+    file: model.file, name: model.name, format: model.format, kind,
+    inputs: model.inputs.map((x) => x.name), layers: [...model.layers], outputSize: model.outputSize,
+    ...(model.labels ? { labels: model.labels } : {}),
+    ...(model.preprocess ? { preprocess: model.preprocess } : {}),
     ...(image ? { image } : {}),
     ...(kind === 'tokens' ? { tokens: tokenModelInfo(model) } : {}),
   };
 });
 
+/** Why a model file has no attention to show. */
+export function noAttention(file: string): UserError {
+  return new UserError(`${file} has no attention layers (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
+}
+
 async function attentionModel(file: string) {
   const model = await cache.get(file);
-  if (!model) throw new UserError(`${file} has no attention layers (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
+  if (!model) throw noAttention(file);
   return model;
 }
 
-export const attentionMapJob = defineJob('attention-map', async (args: { model: ModelRef; imageFile: string; preprocess: PreprocessPreset; request: AttentionRequestMessage }): Promise<AttentionMapMessage> =>
+export interface AttentionMapArgs {
+  model: ModelRef;
+  imageFile: string;
+  preprocess: PreprocessPreset;
+  request: ImageAttentionRequest & { requestId: number };
+}
+
+export const attentionMapJob = defineJob('attention-map', async (args: AttentionMapArgs): Promise<AttentionMapResult> =>
   attentionMapFor(await attentionModel(args.model.file), args.imageFile, args.preprocess, args.request));
 
-export const attentionTokensJob = defineJob('attention-tokens', async (args: { model: ModelRef; texts: string[] }): Promise<TokenAttention> =>
-  tokenAttention(await attentionModel(args.model.file), args.texts));
+export interface AttentionTokensArgs {
+  model: ModelRef;
+  texts: string[];
+  /** Default: the panel's (rollout of the mean of heads, nothing discarded). */
+  options?: TokenAttentionOptions;
+}
+
+export const attentionTokensJob = defineJob('attention-tokens', async (args: AttentionTokensArgs): Promise<TokenAttention> =>
+  tokenAttention(await attentionModel(args.model.file), args.texts, args.options));

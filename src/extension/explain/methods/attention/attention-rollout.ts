@@ -11,7 +11,7 @@ import type { ModelAdapter, Target } from '../../../model/types';
 import type { HeadFusion } from '../../../../shared/attention';
 import { throwIfCancelled, UserError } from '../../../../shared/errors';
 import type { AttentionCapture, AttentionModel } from '../../../attention/attention-model';
-import { attentionImageMap } from '../../../attention/image-maps';
+import { attentionImageMap, patchSide } from '../../../attention/image-maps';
 import { choiceParam, numberParam, singleImage } from '../request-checks';
 
 /** The two parameters of the rollout methods. */
@@ -38,8 +38,11 @@ const entries = new WeakMap<ModelAdapter, AttentionEntry>();
 function attentionEntry(adapter: ModelAdapter): AttentionEntry {
   const model = adapter.attention();
   if (typeof model === 'string') return { reason: model };
-  const self = model.layers.filter((l) => !l.cross);
-  if (self.length === 0) return { reason: 'needs self-attention over image patches; every attention layer of this model is cross-attention' };
+  const side = patchSide(model);
+  if (!side) {
+    return { reason: `needs self-attention over image patches; ${model.layers.every((l) => l.cross) ? 'every attention layer of this model is cross-attention' : 'no self-attention layer of this model runs over the image input'}` };
+  }
+  const self = side.indices.map((i) => model.layers[i]);
   const first = self[0];
   const odd = self.find((l) => l.heads !== first.heads || l.queryTokens !== first.queryTokens);
   if (odd) {
