@@ -3,6 +3,8 @@ import { UserError } from '../shared/errors';
 import { BACKEND_CHOICES, isSupportedBackendChoice, type BackendChoice } from '../extension/backend/backends';
 import { isPreprocessPreset, PREPROCESS_PRESETS, type PreprocessPreset } from '../extension/image/preprocess';
 import { COLORMAPS, type ColormapName } from '../shared/colormaps';
+import { EXPLAINERS, explainerById } from '../extension/explain/registry';
+import type { Explainer } from '../extension/explain/explainer';
 
 export function parseSize(s: string | undefined): [number, number] | undefined {
   if (s === undefined) return undefined;
@@ -61,4 +63,16 @@ export function parseParams(specs: readonly string[]): Record<string, number | s
     out[m[1]] = Number.isFinite(n) ? n : m[2];
   }
   return out;
+}
+
+/**
+ * A comma-separated list of method ids (`--method`, `--methods`), each once; a list that names
+ * none (`""`, `,,,`) is an error naming the methods there are.
+ */
+export function parseMethodList(spec: string, option: string, alternatives = ''): Explainer[] {
+  const ids = [...new Set(spec.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''))];
+  if (ids.length === 0) {
+    throw new UserError(`${option} names no method (got "${spec}"); available: ${EXPLAINERS.map((e) => e.id).join(', ')}${alternatives ? `, ${alternatives}` : ''}`);
+  }
+  return ids.map(explainerById);
 }

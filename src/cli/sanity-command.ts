@@ -11,13 +11,20 @@ import { joinNegativeValues } from './negative-values';
 import { UserError } from '../shared/errors';
 import { describeBackend } from '../extension/backend/backends';
 import { parseTargetSpec } from '../extension/model/targets';
-import { explainerById } from '../extension/explain/registry';
+import { EXPLAINERS, explainerById } from '../extension/explain/registry';
+import { checkParamKeys, paramsFor } from '../extension/explain/explain-image';
+import type { Explainer } from '../extension/explain/explainer';
+import type { BackendChoice } from '../extension/backend/backends';
+import type { PreprocessPreset } from '../extension/image/preprocess';
+import { OutputFolders } from './output-dir';
+import { imageNames, targetPart } from './output-names';
+import { Progress } from './progress';
 import { encodeNpy } from '../extension/image/npy';
 import { describeJob, type ModelInfo } from '../extension/compute/jobs/describe';
 import { sanityJob, type SanityEvents, type SanityJobArgs } from '../extension/compute/jobs/sanity';
 import { SIMILARITY_NAMES, type SanityMode, type SanityResult, type SimilarityName } from '../extension/sanity/types';
 import { writeStripPng } from './strip-png';
-import { parseBackend, parseIntOption, parseParams, parsePreprocess } from './args';
+import { parseBackend, parseIntOption, parseMethodList, parseParams, parsePreprocess } from './args';
 import { COMPUTE_OPTIONS, modelRef, ONNX_USAGE, startPool, WORKERS_USAGE } from './compute';
 
 export const SANITY_USAGE = `usage: xai-lens sanity <image...> --model <model file or its folder> [options]
@@ -38,7 +45,8 @@ export const SANITY_USAGE = `usage: xai-lens sanity <image...> --model <model fi
 ${WORKERS_USAGE}
 ${ONNX_USAGE}
   --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: the model's metadata, else unit)
-  --out <dir>           write every map (<image>.<method>.step<k>.npy) and a strip PNG per image
+  --out <dir>           write every map (<image>[.class<k>].<method>.step<k>.npy, <image> the image's
+                        file name with its extension) and a strip PNG per image (<image>[.class<k>].sanity.png)
   --json                print one JSON object on stdout`;
 
 /** Exit code when a method named in --require-pass fails its sanity check. */
@@ -73,7 +81,7 @@ export async function sanityCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UserError('sanity takes one or more images; see xai-lens sanity --help');
   if (!values.model) throw new UserError('--model is required (a model file — model.json, .onnx, .keras, .h5 — or the folder that holds it)');
   for (const f of positionals) if (!fs.existsSync(f)) throw new UserError(`image not found: ${f}`);
-  const methods = (values.methods ?? 'gradient,gradcam,guidedbp').split(',').filter((s) => s.trim() !== '').map(explainerById);
+  const methods = parseMethodList(values.methods ?? 'gradient,gradcam,guidedbp', '--methods');
   const mode = (values.mode ?? 'cascading').trim().toLowerCase();
   if (mode !== 'cascading' && mode !== 'independent') throw new UserError(`--mode must be cascading or independent, got "${values.mode}"`);
   const metric = (values.metric ?? 'spearman').trim() as SimilarityName;
@@ -87,43 +95,82 @@ export async function sanityCommand(argv: string[]): Promise<number> {
   }
   const seed = parseIntOption(values.seed, '--seed', 0);
   const params = parseParams(values.param ?? []);
+  checkParamKeys(methods, params, EXPLAINERS);
+  for (const m of methods) paramsFor(m, params);
   const backendChoice = parseBackend(values.backend);
   const presetArg = parsePreprocess(values.preprocess);
+  const modelPath = values.model;
+  // --out is made and checked before any work; a failed run leaves no empty folder behind.
+  const folders = new OutputFolders();
+  const outDir = values.out === undefined ? undefined : folders.prepare({ dir: values.out, what: 'the output folder', option: '--out', given: true });
+  return folders.guard(() => runSanity(values, positionals, { methods, mode: mode as SanityMode, metric, threshold, required, seed, params, backendChoice, presetArg, modelPath, outDir }));
+}
 
-  const { pool, backend } = await startPool({ workers: values.workers, backend: backendChoice });
+interface SanitySettings {
+  methods: Explainer[];
+  mode: SanityMode;
+  metric: SimilarityName;
+  threshold: number | undefined;
+  required: string[];
+  seed: number;
+  params: Record<string, number | string>;
+  backendChoice: BackendChoice;
+  presetArg: PreprocessPreset | undefined;
+  modelPath: string;
+  outDir: string | undefined;
+}
+
+async function runSanity(
+  values: { layer?: string; target?: string; json?: boolean; workers?: string; 'random-labels-model'?: string; 'no-onnxruntime'?: boolean },
+  images: string[],
+  o: SanitySettings,
+): Promise<number> {
+  const { methods, mode, metric, threshold, required, seed, params, presetArg, outDir } = o;
+  const { pool, backend } = await startPool({ workers: values.workers, backend: o.backendChoice });
   try {
-    const ref = modelRef(values.model, values);
+    const ref = modelRef(o.modelPath, values);
     const model = await pool.run<ModelInfo>(describeJob.kind, { model: ref, layer: values.layer }, { model: ref });
     const twinFile = values['random-labels-model'];
     const target = parseTargetSpec(values.target ?? 'top', model.labels, model.outputSize);
     const preprocess = presetArg ?? model.preprocess ?? 'unit';
-    const outDir = values.out === undefined ? undefined : path.resolve(values.out);
-    if (outDir) fs.mkdirSync(outDir, { recursive: true });
+    // <image file name>[.class<k>].<method>.step<k>.npy and <image file name>[.class<k>].sanity.png
+    const names = imageNames(images);
+    const part = targetPart(target === 'top' ? undefined : target);
     const maps = new Map<string, { step: number; method: string; map: Float32Array; height: number; width: number; signed: boolean }[]>();
-    const progress = values.json || !process.stderr.isTTY ? undefined : (f: number, message: string) => process.stderr.write(`\r${(f * 100).toFixed(0).padStart(3)}% ${message.padEnd(60).slice(0, 60)}`);
+    const progress = new Progress({ json: values.json, work: () => `${images.length} image${images.length === 1 ? '' : 's'} × ${methods.length} method${methods.length === 1 ? '' : 's'}, a map per randomized layer` });
     const args: SanityJobArgs = {
-      model: ref, ...(twinFile ? { twin: modelRef(twinFile, values) } : {}), images: positionals, methods: methods.map((m) => m.id),
-      mode: mode as SanityMode, seed, target, layer: values.layer, preprocess, params, metric, threshold,
+      model: ref, ...(twinFile ? { twin: modelRef(twinFile, values) } : {}), images, methods: methods.map((m) => m.id),
+      mode, seed, target, layer: values.layer, preprocess, params, metric, threshold,
     };
+    // A map that cannot be written stops the run, and the error is the command's.
+    const stop = new AbortController();
+    let writeError: unknown;
     const result = await pool.run<SanityResult>(sanityJob.kind, args, {
       model: ref,
+      signal: stop.signal,
       onEvent: (name, data) => {
         if (name === 'progress') {
           const p = data as SanityEvents['progress'];
-          progress?.(p.fraction, p.message);
-        } else if (name === 'map' && outDir) {
+          progress.update(p.fraction, p.message);
+        } else if (name === 'map' && outDir && writeError === undefined) {
           const e = data as SanityEvents['map'];
-          const stem = path.basename(e.image).replace(/\.[^.]+$/, '');
-          fs.writeFileSync(path.join(outDir, `${stem}.${e.method}.step${e.step}.npy`), encodeNpy(e.map, [e.height, e.width]));
+          try {
+            fs.writeFileSync(path.join(outDir, `${names.get(e.image) ?? path.basename(e.image)}${part}.${e.method}.step${e.step}.npy`), encodeNpy(e.map, [e.height, e.width]));
+          } catch (err) {
+            writeError = err;
+            stop.abort();
+          }
           maps.set(e.image, [...(maps.get(e.image) ?? []), e]);
         }
       },
-    });
-    if (!values.json && process.stderr.isTTY) process.stderr.write('\n');
+    }).catch((err: unknown) => {
+      throw writeError ?? err;
+    }).finally(() => progress.end());
+    if (writeError !== undefined) throw writeError;
     const strips: Record<string, string> = {};
     if (outDir) {
       for (const [image, list] of maps) {
-        const file = path.join(outDir, `${path.basename(image).replace(/\.[^.]+$/, '')}.sanity.png`);
+        const file = path.join(outDir, `${names.get(image) ?? path.basename(image)}${part}.sanity.png`);
         await writeStripPng(file, image, list, methods.map((m) => m.id), result.steps.length);
         strips[path.resolve(image)] = file;
       }

@@ -10,16 +10,18 @@ import { UserError } from '../shared/errors';
 import type { TcavResult } from '../shared/tcav';
 import { describeBackend } from '../extension/backend/backends';
 import { tcavJob, type TcavEvents, type TcavJobArgs } from '../extension/compute/jobs/tcav';
-import { readExperiment } from '../extension/tcav/experiment';
+import { readExperiment, type ResolvedExperiment } from '../extension/tcav/experiment';
 import { resultsDir, saveResult } from '../extension/tcav/results-file';
 import { parseBackend, parseIntOption, parsePreprocess } from './args';
 import { COMPUTE_OPTIONS, modelRef, ONNX_USAGE, startPool, WORKERS_USAGE } from './compute';
+import { OutputFolders } from './output-dir';
+import { MEASURE_MS, Progress } from './progress';
 
 export const TCAV_USAGE = `usage: xai-lens tcav <experiment.json> [--model <model>] [options]
 
   --model <m>           model file or its folder (default: the experiment's "model")
   --runs <n>            runs, each against another random set (default: the experiment's, else 20)
-  --out <dir>           where to save the result JSON (default: results/ beside the experiment)
+  --out <dir>           where to save the result, <time>-<checkpoint>.json (default: results/ beside the experiment)
   --cache <dir>         activation cache (default: .cache/tcav beside the experiment)
   --backend <b>         auto (default), tensorflow-gpu, tensorflow, wasm, cpu
   --preprocess <p>      unit, symmetric, imagenet, caffe, raw (default: the model's metadata, else unit)
@@ -52,33 +54,74 @@ export async function tcavCommand(argv: string[]): Promise<number> {
   if (!modelPath) throw new UserError(`--model is required: ${experiment.file} names no "model"`);
   const backendChoice = parseBackend(values.backend);
   const presetArg = parsePreprocess(values.preprocess);
-  const { pool, backend } = await startPool({ workers: values.workers, backend: backendChoice });
-  try {
-    const showProgress = !values.json && process.stderr.isTTY;
-    const model = modelRef(path.resolve(modelPath), values);
-    // The worker reads the experiment again: here it only names the model and is checked before the pool starts.
-    const args: TcavJobArgs = {
-      experiment: experiment.file, runs, model, preprocess: presetArg,
-      cacheDir: values.cache === undefined ? undefined : path.resolve(values.cache),
-    };
-    const result = await pool.run<TcavResult>(tcavJob.kind, args, {
-      model,
-      onEvent: showProgress
-        ? (event, data) => {
-            if (event !== 'progress') return;
-            const p = data as TcavEvents['progress'];
-            process.stderr.write(`\r${(p.fraction * 100).toFixed(0).padStart(3)}% ${p.message.padEnd(60).slice(0, 60)}`);
-          }
-        : undefined,
-    });
-    if (showProgress) process.stderr.write('\n');
-    const file = saveResult(result, values.out === undefined ? resultsDir(experiment.file) : path.resolve(values.out));
-    if (values.json) process.stdout.write(JSON.stringify({ backend: backend.backend, file, ...result }) + '\n');
-    else printHuman(result, describeBackend(backend), file);
-    return 0;
-  } finally {
-    await pool.dispose();
-  }
+  // The cache and the results folder are made and checked before any work (a file, a read-only
+  // experiment folder fail now, in one line); a failed run leaves no empty folder behind.
+  const folders = new OutputFolders();
+  const cacheDir = folders.prepare({ dir: values.cache ?? path.join(experiment.dir, '.cache', 'tcav'), what: 'the activation cache', option: '--cache', given: values.cache !== undefined });
+  const outDir = folders.prepare({ dir: values.out ?? resultsDir(experiment.file), what: 'the results folder', option: '--out', given: values.out !== undefined });
+  return folders.guard(async () => {
+    const { pool, backend } = await startPool({ workers: values.workers, backend: backendChoice });
+    try {
+      const model = modelRef(path.resolve(modelPath), values);
+      // The worker reads the experiment again: here it only names the model and is checked before the pool starts.
+      const args: TcavJobArgs = { experiment: experiment.file, runs, model, preprocess: presetArg, cacheDir };
+      const progress = new Progress({ json: values.json, work: () => describeWork(experiment), estimate: tcavEstimate(experiment) });
+      const result = await pool.run<TcavResult>(tcavJob.kind, args, {
+        model,
+        onEvent: (event, data) => {
+          if (event !== 'progress') return;
+          const p = data as TcavEvents['progress'];
+          progress.update(p.fraction, p.message);
+        },
+      }).finally(() => progress.end());
+      const file = saveResult(result, outDir);
+      if (values.json) process.stdout.write(JSON.stringify({ backend: backend.backend, file, ...result }) + '\n');
+      else printHuman(result, describeBackend(backend), file);
+      return 0;
+    } finally {
+      await pool.dispose();
+    }
+  });
+}
+
+/** The vectors (activations and class gradients, one per image and layer) and the CAVs of a run: run-tcav's units of progress. */
+function workOf(e: ResolvedExperiment): { vectors: number; cavs: number; perRun: number; images: number } {
+  const perRun = e.concepts.length + 1 + e.relative.length;
+  const examples = new Set([...e.concepts.flatMap((c) => c.images), ...e.randomSets.flat()]);
+  const images = new Set([...examples, ...e.classImages]).size;
+  return { vectors: e.layers.length * (examples.size + e.classImages.length), cavs: e.layers.length * e.runs * perRun, perRun, images };
+}
+
+/**
+ * Seconds still to go, by phase: the vectors cost far more each than the CAVs, so each phase's
+ * rate is measured on its own (from its first progress event). While the activations are
+ * computed, the estimate is their remaining time alone (the CAVs are not measured yet); once the
+ * CAVs train, everything left is CAVs.
+ */
+function tcavEstimate(e: ResolvedExperiment): (fraction: number, message: string, now: number) => number | undefined {
+  const { vectors, cavs } = workOf(e);
+  const total = vectors + cavs;
+  let phase: { cavs: boolean; fraction: number; t: number } | undefined;
+  return (f, message, t) => {
+    const training = message.startsWith('CAVs at') || message === 'done';
+    if (!phase || phase.cavs !== training) {
+      phase = { cavs: training, fraction: f, t };
+      return undefined;
+    }
+    const dt = t - phase.t;
+    const df = f - phase.fraction;
+    if (dt < MEASURE_MS || df <= 0) return undefined;
+    const msPerUnit = dt / (df * total);
+    const done = f * total;
+    return ((training ? total - done : Math.max(0, vectors - done)) * msPerUnit) / 1000;
+  };
+}
+
+/** What a TCAV run computes: "60000 CAVs to train (2 layers × 10000 runs × 3) and the activations of 70 images at 2 layers". */
+function describeWork(e: ResolvedExperiment): string {
+  const { cavs, perRun, images } = workOf(e);
+  const layers = `${e.layers.length} layer${e.layers.length === 1 ? '' : 's'}`;
+  return `${cavs} CAVs to train (${layers} × ${e.runs} runs × ${perRun}) and the activations of ${images} images at ${layers}`;
 }
 
 function printHuman(r: TcavResult, backend: string, file: string): void {

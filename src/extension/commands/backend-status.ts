@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { describeBackend, type BackendChoice, type BackendReport } from '../backend/backends';
+import { nativeSearchPaths } from '../backend/native-search-paths';
 import { ComputePool } from '../compute/pool';
 import { backendSetting, workersSetting } from '../settings/settings';
 import { COMMANDS } from '../settings/ids';
@@ -16,19 +17,24 @@ export class BackendController implements vscode.Disposable {
   private modelName?: string;
   readonly statusBar: vscode.StatusBarItem;
 
+  private readonly trustListener: vscode.Disposable;
+
   constructor(private readonly context: vscode.ExtensionContext) {
+    // Once the user trusts the workspace, its node_modules may hold the native backend: start afresh.
+    this.trustListener = vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      const native = (b: string | undefined) => b === 'tensorflow' || b === 'tensorflow-gpu';
+      if (this.initialised && !native(this.report?.backend) && (backendSetting() === 'auto' || native(backendSetting()))) this.reset();
+    });
     this.statusBar = vscode.window.createStatusBarItem('xaiLens.status', vscode.StatusBarAlignment.Right, 100);
     this.statusBar.name = 'XAI Lens';
     this.statusBar.command = COMMANDS.showStatusMenu;
     this.render();
   }
 
-  /** Folders searched for @tensorflow/tfjs-node(-gpu): the on-demand install, then the workspace. */
+  /** Folders searched for @tensorflow/tfjs-node(-gpu): the on-demand install, then a trusted workspace. */
   nativeSearchPaths(): string[] {
-    return [
-      path.join(this.context.globalStorageUri.fsPath, 'native'),
-      ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
-    ];
+    const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    return nativeSearchPaths(this.context.globalStorageUri.fsPath, folders, vscode.workspace.isTrusted);
   }
 
   /** The backend for the current settings, starting the compute pool when needed. */
@@ -92,6 +98,7 @@ export class BackendController implements vscode.Disposable {
 
   dispose(): void {
     void this.initialised?.pool.dispose();
+    this.trustListener.dispose();
     this.statusBar.dispose();
   }
 }

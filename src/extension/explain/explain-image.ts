@@ -12,7 +12,7 @@ import { probabilityBatch } from '../model/forward';
 import type { Explainer, ExplanationMap, MethodParams } from './explainer';
 import { whyNotApplicable } from './registry';
 import { UserError } from '../../shared/errors';
-import type { FaithfulnessInfo } from '../../shared/protocol';
+import type { FaithfulnessInfo } from '../../shared/protocol/explain';
 import { saliencyOf, type FaithfulnessOptions } from '../metrics/faithfulness';
 import { spreadShards, type Spread } from '../compute/spread';
 import { faithfulnessShard, gridMethodShard, imagePayload, type FaithfulnessPayload, type GridPayload } from './grid-shards';
@@ -108,6 +108,38 @@ export function paramsFor(method: Explainer, params: MethodParams | undefined): 
     out[key] = checkParam(method, spec, v);
   }
   return out;
+}
+
+/**
+ * Checks the keys of `params` against the methods a request runs, so that a misspelt key is an
+ * error, not ignored: a plain key must be a parameter of at least one of `methods`, and
+ * `method.key` a parameter of that method, which must be one of them. The messages name the keys
+ * that exist. Values are checked by paramsFor.
+ */
+export function checkParamKeys(methods: readonly Explainer[], params: MethodParams | undefined, known: readonly Explainer[] = methods): void {
+  const keys = Object.keys(params ?? {});
+  if (keys.length === 0) return;
+  const ids = methods.map((m) => m.id);
+  const existing = () => {
+    const all = methods.flatMap((m) => m.params.map((p) => `${m.id}.${p.key}`));
+    return all.length > 0 ? `the selected methods take ${all.join(', ')}` : `the selected methods (${ids.join(', ')}) take no parameters`;
+  };
+  for (const k of keys) {
+    const dot = k.indexOf('.');
+    if (dot < 0) {
+      if (!methods.some((m) => m.params.some((p) => p.key === k))) throw new UserError(`unknown parameter "${k}": ${existing()}`);
+      continue;
+    }
+    const [scope, key] = [k.slice(0, dot), k.slice(dot + 1)];
+    const method = methods.find((m) => m.id === scope);
+    if (!method) {
+      if (known.some((m) => m.id === scope)) throw new UserError(`parameter "${k}" is for ${scope}, which is not among the selected methods (${ids.join(', ')})`);
+      throw new UserError(`parameter "${k}": there is no method "${scope}" (methods: ${known.map((m) => m.id).join(', ')})`);
+    }
+    if (!method.params.some((p) => p.key === key)) {
+      throw new UserError(`${method.label} has no parameter "${key}" (it has: ${method.params.map((p) => p.key).join(', ') || 'none'})`);
+    }
+  }
 }
 
 function checkParam(method: Explainer, spec: Explainer['params'][number], v: number | string): number | string {

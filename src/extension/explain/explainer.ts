@@ -2,7 +2,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ModelAdapter, Target } from '../model/types';
 import type { Spread } from '../compute/spread';
-import type { MethodFamily } from '../../shared/protocol';
+import type { MethodFamily } from '../../shared/protocol/common';
 
 /** What a method needs from a model; the UI and the CLI offer a method only when it applies. */
 export interface ExplainerNeeds {
@@ -68,6 +68,8 @@ export interface ExplanationMap {
   signed?: boolean;
   /** Method-specific numbers worth showing, e.g. IG's `completenessGap`. */
   stats?: Record<string, number>;
+  /** Set when the map ranks no pixel above another (zero or constant everywhere), with the likely cause. */
+  note?: string;
 }
 
 export interface Explainer {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { resizeMap } from '../../shared/map-ops';
-import type { FaithfulnessInfo } from '../../shared/protocol';
+import type { FaithfulnessInfo } from '../../shared/protocol/explain';
 import type { ShardContext, ShardKind } from '../compute/spread';
 import type { Target } from '../model/types';
 import { faithfulness, type FaithfulnessOptions } from '../metrics/faithfulness';
@@ -13,6 +13,7 @@ import type { MethodParams } from './explainer';
 import { explainerById } from './registry';
 import type { ExplanationMap } from './explainer';
 import { imageArrays, shardState, type ImageArrays } from './methods/method-shards';
+import { degenerateMapNote } from './map-note';
 
 /** The image as it crosses threads, with its value range. */
 export interface ImagePayload extends ImageArrays {
@@ -62,6 +63,8 @@ export const gridMethodShard: ShardKind<GridPayload, GridMap> = {
       spread: ctx.spread,
     });
     const ms = performance.now() - t0;
+    const note = degenerateMapNote(map.data, method.family);
+    if (note) map.note = note;
     const upsampled = map.height === h && map.width === w ? map.data : resizeMap(map.data, map.height, map.width, h, w);
     return { map, upsampled, ms };
   },

@@ -24,7 +24,23 @@ function maskShift(mask: number): [number, number] {
   return [shift, bits];
 }
 
+/**
+ * Decodes a BMP; a file that is not one, or is cut short or damaged anywhere, is a UserError
+ * naming `name` (never a RangeError from reading past its end).
+ */
 export function decodeBmp(buf: Buffer, name: string, maxPixels: number): RawRgb {
+  try {
+    return decode(buf, name, maxPixels);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UserError(`cannot decode ${name}: it looks truncated or corrupt (its headers point past its end)`);
+    throw err;
+  }
+}
+
+/** The bit depths BMPs use (2-bit: Windows CE). */
+const DEPTHS = [1, 2, 4, 8, 16, 24, 32];
+
+function decode(buf: Buffer, name: string, maxPixels: number): RawRgb {
   const fail = (why: string) => new UserError(`cannot decode ${name}: ${why}`);
   if (buf.length < 26 || !isBmp(buf)) throw fail('it is not a BMP file');
   const dataOffset = buf.readUInt32LE(10);
@@ -41,11 +57,14 @@ export function decodeBmp(buf: Buffer, name: string, maxPixels: number): RawRgb 
   if (width * height > maxPixels) throw fail(`it is ${width}×${height}; images over ${maxPixels / 1e6} megapixels are refused`);
   if (compression === 1 || compression === 2) throw fail('RLE-compressed BMPs are not supported; save it as PNG');
   if (compression !== 0 && compression !== 3 && compression !== 6) throw fail(`BMP compression ${compression} is not supported`);
+  if (!DEPTHS.includes(bpp)) throw fail(`${bpp}-bit BMPs are not supported`);
+  if (dataOffset < 14 + headerSize || dataOffset > buf.length) throw fail(`its pixel data offset ${dataOffset} is outside the file`);
 
   // Channel masks for 16/32-bit images.
   let masks: [number, number, number] = bpp === 16 ? [0x7c00, 0x03e0, 0x001f] : [0xff0000, 0xff00, 0xff];
   if (compression === 3 || compression === 6) {
     const at = 14 + 40; // after a 40-byte header the masks follow it; larger headers hold them here too
+    if (buf.length < at + 12) throw fail('its header is truncated');
     masks = [buf.readUInt32LE(at), buf.readUInt32LE(at + 4), buf.readUInt32LE(at + 8)];
   }
   const palette: number[][] = [];

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../../shared/errors';
+import { fsErrorParts, fsErrorReason } from '../util/fs-errors';
 import { decodeBmp, isBmp } from './bmp';
 
 export const SUPPORTED_IMAGE_FORMATS = ['png', 'jpeg', 'webp', 'gif', 'tiff', 'avif', 'bmp'] as const;
@@ -56,7 +57,10 @@ const INPUT_OPTIONS: sharp.SharpOptions = {
 };
 
 interface Source {
+  /** The file the pipelines read (for a BMP, a temporary PNG). */
   file: string;
+  /** The user's file, as named in messages. */
+  name: string;
   format: ImageFormat;
   meta: sharp.Metadata;
   /** Removes temporary files made to read the image (BMPs are converted to PNG first). */
@@ -138,11 +142,13 @@ async function openSource(file: string): Promise<Source> {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
-  } catch {
-    throw new UserError(`image not found: ${file}`);
+  } catch (err) {
+    const code = fsErrorParts(err)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`image not found: ${file}`);
+    throw new UserError(`cannot read ${file}: ${fsErrorReason(err)}`);
   }
   if (!stat.isFile()) throw new UserError(`${file} is not a file`);
-  if (startsLikeBmp(file)) return openBmp(file);
+  if (startsLikeBmp(file)) return openBmp(file, stat.size);
   let meta: sharp.Metadata;
   try {
     // Only the header is read here; without a pixel limit, checkDecodable can say why it refuses.
@@ -159,22 +165,36 @@ async function openSource(file: string): Promise<Source> {
     throw new UserError(`cannot read ${file}: it is ${describeUnsupported(file, meta)}; supported formats are ${FORMAT_NAMES}`);
   }
   checkDecodable(file, format, meta);
-  return { file, format, meta };
+  return { file, name: file, format, meta };
 }
 
+/** Whether the file starts like a BMP; a file that cannot be read is a UserError saying why ("permission denied"). */
 function startsLikeBmp(file: string): boolean {
   const head = Buffer.alloc(2);
-  const fd = fs.openSync(file, 'r');
+  let fd: number | undefined;
   try {
+    fd = fs.openSync(file, 'r');
     return fs.readSync(fd, head, 0, 2, 0) === 2 && isBmp(head);
+  } catch (err) {
+    throw new UserError(`cannot read ${file}: ${fsErrorReason(err)}`);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
+/** A BMP holds at most 4 bytes per pixel after its headers and palette (which are small). */
+const MAX_BMP_BYTES = 4 * MAX_BMP_PIXELS + 2 ** 20;
+
 /** Decodes a BMP with our own decoder into a temporary PNG that the sharp pipelines then read. */
-async function openBmp(file: string): Promise<Source> {
-  const raw = decodeBmp(fs.readFileSync(file), file, MAX_BMP_PIXELS);
+async function openBmp(file: string, size: number): Promise<Source> {
+  if (size > MAX_BMP_BYTES) throw new UserError(`${file} is a BMP of ${Math.round(size / 2 ** 20)} MB; BMPs over ${MAX_BMP_PIXELS / 1e6} megapixels are refused (save it as PNG or JPEG)`);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new UserError(`cannot read ${file}: ${fsErrorReason(err)}`);
+  }
+  const raw = decodeBmp(bytes, file, MAX_BMP_PIXELS);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xai-lens-bmp-'));
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
@@ -182,7 +202,7 @@ async function openBmp(file: string): Promise<Source> {
     await sharp(Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength), { raw: { width: raw.width, height: raw.height, channels: 3 } })
       .png({ compressionLevel: 1 })
       .toFile(png);
-    return { file: png, format: 'bmp', meta: await sharp(png).metadata(), cleanup };
+    return { file: png, name: file, format: 'bmp', meta: await sharp(png).metadata(), cleanup };
   } catch (err) {
     cleanup();
     throw err;
@@ -218,7 +238,7 @@ async function decodeWith<T>(source: Source, decode: (file: string) => Promise<T
   } catch (err) {
     // System errors (a full or unwritable temp folder) carry a code; libvips errors do not.
     if (err instanceof UserError || typeof (err as NodeJS.ErrnoException).code === 'string') throw err;
-    throw new UserError(`cannot decode ${source.file}: it looks truncated or corrupt (${oneLine((err as Error).message)})`);
+    throw new UserError(`cannot decode ${source.name}: it looks truncated or corrupt (${oneLine((err as Error).message)})`);
   } finally {
     source.cleanup?.();
   }

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { UserError } from '../../shared/errors';
+import { fsErrorReason } from '../util/fs-errors';
 import { checkpointFiles } from '../model/formats/registry';
 
 function sha256(chunks: Iterable<Buffer>): string {
@@ -105,14 +106,19 @@ export class ActivationCache {
    */
   write(layer: string, kind: FeatureKind, image: string, data: Float32Array): void {
     const file = this.file(layer, kind, image);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}-${threadId}-${crypto.randomBytes(4).toString('hex')}.tmp`;
     try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(tmp, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       fs.renameSync(tmp, file);
     } catch (err) {
-      fs.rmSync(tmp, { force: true });
-      throw err;
+      try {
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        // A stray temporary file is never read as a vector.
+      }
+      // A folder that is a file, read-only or full: one line saying where and why.
+      throw new UserError(`cannot write to the TCAV activation cache ${this.root}: ${fsErrorReason(err)} (${path.relative(this.root, file)})`);
     }
   }
 }

@@ -3,10 +3,18 @@
  * concept of example images, random counterexamples (one folder split into runs + 1 random
  * sets, or one folder per set), and a folder of class images. Every problem a person can fix is
  * a UserError that names the file or folder.
+ *
+ * Paths: `model`, `classImages`, `random` and `conceptsDir` are paths the user wrote, resolved
+ * against the experiment's folder; they may lead anywhere the user can read (a model kept beside
+ * the data, a shared image set), as a path given on the command line may. A concept, named in
+ * `concepts` or found in the concepts folder, is the name of one folder directly in `conceptsDir`
+ * (no `/` or `\`, not `.` or `..`). What a model reads beside itself is the model's rule
+ * (model/side-files.ts): only files inside its folder.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../shared/errors';
+import { jsonErrorDetail } from '../util/excerpt';
 import type { TcavExperimentFile } from '../../shared/tcav';
 import { isImageFile } from '../image/extensions';
 import { mulberry32 } from '../util/seeded-random';
@@ -56,7 +64,7 @@ function readJson(file: string): TcavExperimentFile {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`the experiment ${file} is not valid JSON: ${(err as Error).message}`);
+    throw new UserError(`the experiment ${file} is not valid JSON: ${jsonErrorDetail(err, text)}`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new UserError(`the experiment ${file} must be a JSON object`);
   return json as TcavExperimentFile;
@@ -183,8 +191,13 @@ export function readExperiment(file: string, overrides: ExperimentOverrides = {}
   }
   if (json.relative !== undefined && !Array.isArray(json.relative)) throw new UserError(`${abs}: "relative" must be a list of concept pairs, e.g. [["striped", "dotted"]]`);
   let names: string[];
-  if (json.concepts !== undefined) names = stringList(json.concepts, 'concepts', abs);
-  else {
+  if (json.concepts !== undefined) {
+    names = stringList(json.concepts, 'concepts', abs);
+    // A concept is one folder of the concepts folder, named as it is: "../x" or "a/b" would read
+    // images from elsewhere under a concept's name. (The folder may be a link: the user made it.)
+    const bad = names.find((n) => n === '.' || n === '..' || /[\\/\0]/.test(n));
+    if (bad !== undefined) throw new UserError(`${abs}: the concept ${JSON.stringify(bad)} must be the name of one folder in the concepts folder (no / or \\, not . or ..)`);
+  } else {
     if (!fs.existsSync(conceptsDir) || !fs.statSync(conceptsDir).isDirectory()) throw new UserError(`the concepts folder ${conceptsDir} does not exist or is not a folder (one sub-folder of example images per concept)`);
     names = subfolders(conceptsDir);
     if (names.length === 0) throw new UserError(`the concepts folder ${conceptsDir} has no concept sub-folders`);

@@ -9,7 +9,9 @@ export function h(tag: string, props: Partial<Record<string, string | number | b
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
     if (v === undefined || v === false) continue;
-    el.setAttribute(k, v === true ? '' : String(v));
+    // Styles go through the CSSOM: the panel's CSP allows no inline style attributes.
+    if (k === 'style') el.style.cssText = String(v);
+    else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children) if (c !== null && c !== undefined) el.append(c);
   return el;

@@ -137,7 +137,7 @@ test('sanity --json: a step per randomized layer, similarities per method per st
   }
   const strip = await sharp(Object.values(report.strips)[0] as string).metadata();
   assert.equal(strip.format, 'png');
-  assert.ok(fs.existsSync(p('sanity', `img.gradcam.step${report.steps.length - 1}.npy`)));
+  assert.ok(fs.existsSync(p('sanity', `img.png.gradcam.step${report.steps.length - 1}.npy`)));
 });
 
 test('sanity --require-pass is a CI gate: exit 3 when a named method fails, 0 when it passes', () => {

@@ -116,7 +116,14 @@ test('the human report names every concept and layer, says significant or n.s., 
   assert.equal(result.runs, 2);
   assert.ok(result.cells.every((c) => c.scores.length === 2));
   assert.equal(fs.existsSync(path.join(dir, 'results')), false);
-  assert.equal(r.stderr, '', 'no progress output when stderr is not a terminal');
+  // Not a terminal: a progress line at each 10% step crossed (not a redrawn line), ending at 100%.
+  const steps = r.stderr.trimEnd().split('\n').map((l) => {
+    const m = /^(\d+)% (.+) \((\d+ s|\d+ min)\)$/.exec(l);
+    assert.ok(m, `a progress line: ${JSON.stringify(l)}`);
+    return Number(m[1]);
+  });
+  assert.ok(steps.every((v, i) => v % 10 === 0 && v > 0 && (i === 0 || v > steps[i - 1])), `steps of 10%, rising: ${steps}`);
+  assert.equal(steps.at(-1), 100);
 });
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

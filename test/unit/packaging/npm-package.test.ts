@@ -124,12 +124,12 @@ test('npx xai-lens explain, installed from the tarball, explains a demo image wi
   assert.ok(report.predictions[0].probability > 0.9, JSON.stringify(report.predictions));
   assert.deepEqual(report.maps.map((m: { method: string }) => m.method), ['gradcam', 'occlusion']);
   // Grad-CAM peaks on the circle: demo/images/boxes.json puts it at x, y 2..21.
-  const gradcam = decodeNpy(fs.readFileSync(path.join(out, 'circle-1.gradcam.npy')));
+  const gradcam = decodeNpy(fs.readFileSync(path.join(out, 'circle-1.png.gradcam.npy')));
   assert.deepEqual(gradcam.shape, [64, 64]);
   const peak = argmax2d(gradcam.data, 64, 64);
   assert.ok(peak.x >= 2 && peak.x < 22 && peak.y >= 2 && peak.y < 22, `Grad-CAM peaks at ${JSON.stringify(peak)}`);
   for (const method of ['gradcam', 'occlusion']) {
-    const meta = await sharp(path.join(out, `circle-1.${method}.png`)).metadata();
+    const meta = await sharp(path.join(out, `circle-1.png.${method}.png`)).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['png', 64, 64]);
   }
 });
@@ -144,7 +144,7 @@ test('ONNX models run with the installed onnxruntime-node, and without it on Ten
     const r = xaiLens('explain', IMAGE, '--model', ONNX_MODEL, '--method', 'occlusion', '--json', '--out', out, ...extra);
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
     const report = JSON.parse(r.stdout);
-    return { probabilities: report.predictions.map((p: { label: string; probability: number }) => [p.label, p.probability]), map: fs.readFileSync(path.join(out, 'circle-1.occlusion.npy')) };
+    return { probabilities: report.predictions.map((p: { label: string; probability: number }) => [p.label, p.probability]), map: fs.readFileSync(path.join(out, 'circle-1.png.occlusion.npy')) };
   };
   const withOrt = explain('onnxruntime');
   const tfjs = explain('no-onnxruntime', '--no-onnxruntime');
