@@ -136,7 +136,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
     const { pool, backend } = await startPool({ workers: values.workers, backend: backendChoice });
     try {
       const ref: ModelRef = { file: modelPath };
-      const info = await pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model: ref }, { model: ref });
+      const info = await pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model: ref, why: true }, { model: ref });
       if (!info) throw noAttention(modelPath);
       const spec = mode === 'grad-rollout' ? parseTargetSpec(values.target ?? 'top', info.labels, info.outputSize) : 'top';
       const target = spec === 'top' ? {} : { target: spec };

@@ -47,7 +47,7 @@ export class AttentionPanel extends PanelBase<AttentionToHost, AttentionToWebvie
     try {
       const pool = await this.services.models.compute();
       const model = this.services.models.modelRef(this.state.model);
-      const info = await pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model }, { model });
+      const info = await pool.run<AttentionSummary | undefined>(attentionInfoJob.kind, { model, why: true }, { model });
       if (!info?.tokens) throw new UserError(`${path.basename(path.dirname(this.state.model))} has no attention layers over token inputs (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
       const { inputs, layers } = info.tokens;
       const texts = this.state.texts.length === inputs.length ? this.state.texts : inputs.map((x) => x.example ?? '');

@@ -298,7 +298,7 @@ test('image model: the CLI\'s map equals the explain panel\'s attention-map job,
 
 test('bad input exits 2 with one line on stderr', () => {
   const cases: [string[], RegExp][] = [
-    [['attention', p('img.png'), '--model', path.join(ROOT, 'demo/models/shapes')], /has no attention layers/],
+    [['attention', p('img.png'), '--model', path.join(ROOT, 'demo/models/shapes')], /shapes has no MultiHeadAttention layer, so there is no attention to show/],
     [['attention', '--tokens', 'the zebra', '--model', p('tok')], /unknown token "zebra"/],
     [['attention', p('img.png'), '--tokens', 'the cat', '--model', p('tok')], /either an image or --tokens, not both/],
     [['attention', p('img.png')], /--model is required/],

@@ -5,6 +5,7 @@
  * separate load: they read attention through hooks).
  */
 import { AttentionModelCache } from '../../attention/attention-cache';
+import { loadAttentionModel } from '../../attention/load-attention';
 import { attentionInfo, attentionMapFor, type AttentionMapResult, type ImageAttentionRequest } from '../../attention/image-request';
 import { tokenAttention, tokenModelInfo, type TokenAttention, type TokenAttentionOptions } from '../../attention/token-request';
 import { UserError } from '../../../shared/errors';
@@ -37,9 +38,12 @@ export interface AttentionSummary {
   tokens?: { inputs: TokenInputInfo[]; layers: AttentionLayerInfo[] };
 }
 
-/** The model's attention, or undefined when it has no attention layers. */
-export const attentionInfoJob = defineJob('attention-info', async (args: { model: ModelRef }): Promise<AttentionSummary | undefined> => {
-  const model = await cache.get(args.model.file);
+/**
+ * The model's attention, or undefined when it has no attention layers; with `why` (someone asked
+ * for this model's attention), the reason instead: a load error, or why it has none.
+ */
+export const attentionInfoJob = defineJob('attention-info', async (args: { model: ModelRef; why?: boolean }): Promise<AttentionSummary | undefined> => {
+  const model = args.why ? await attentionModel(args.model.file) : await cache.get(args.model.file);
   if (!model) return undefined;
   const kind = model.inputs.every((x) => x.kind === 'tokens') ? 'tokens' : 'image';
   const image = attentionInfo(model);
@@ -58,8 +62,9 @@ export function noAttention(file: string): UserError {
   return new UserError(`${file} has no attention layers (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
 }
 
+/** The file's attention model; when the cheap check finds none, a load says precisely why (a damaged file, token inputs, no attention layers). */
 async function attentionModel(file: string) {
-  const model = await cache.get(file);
+  const model = (await cache.get(file)) ?? (await loadAttentionModel(file));
   if (!model) throw noAttention(file);
   return model;
 }
