@@ -141,7 +141,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   const predictions = frame.locator('#predictions li');
   check((await predictions.count()) === 3, 'the panel lists the predictions (3 classes)');
   check((await predictions.first().innerText()).includes(truth.label), `the top prediction is ${truth.label}`);
-  const bars = await predictions.locator('.bar').evaluateAll('(els) => els.map((el) => el.getBoundingClientRect().width)') as number[];
+  const bars = await predictions.locator('.bar').evaluateAll((els) => els.map((el) => (el as unknown as { getBoundingClientRect(): { width: number } }).getBoundingClientRect().width));
   check(bars.length === 3 && bars[0] > 10 * bars[2], `the probability bars are drawn to scale without inline style attributes (${bars.map((w) => w.toFixed(0)).join(', ')} px)`);
   const first = await canvasStats(frame);
   check(first.width > 0 && first.height > 0 && first.std > 5, `the heatmap canvas is drawn (${first.width}×${first.height}, pixel spread ${first.std.toFixed(1)})`);
@@ -184,7 +184,7 @@ void makeWorkspace(opts.from!).then((workspace) => runE2e('e2e', { workspace, vs
   await screenshot(page, 'e2e-panel-grid');
   // The README's picture (docs/panel.png): the training script beside the panel, side bar closed.
   await runCommand(page, 'View: Toggle Primary Side Bar Visibility');
-  await frame.locator('body').evaluate('window.scrollTo(0, 0)');
+  await frame.locator('body').evaluate((el) => (el as unknown as { ownerDocument: { defaultView: { scrollTo(x: number, y: number): void } } }).ownerDocument.defaultView.scrollTo(0, 0));
   await page.waitForTimeout(500);
   await screenshot(page, 'e2e-readme');
   await runCommand(page, 'View: Toggle Primary Side Bar Visibility');
