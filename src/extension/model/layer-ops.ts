@@ -147,7 +147,8 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
   const depthwise = conv.getClassName() === 'DepthwiseConv2D';
   const strides = pair(cfg.strides, 1);
   const pad = cfg.padding as 'same' | 'valid';
-  const hasBias = cfg.useBias !== false;
+  // As tfjs-layers decides (`if (this.useBias)`): any falsy useBias leaves the layer without a bias.
+  const hasBias = cfg.useBias == null || !!cfg.useBias;
   const fold = (): { kernel: tf.Tensor4D; bias: tf.Tensor1D | undefined } => {
     let kernel = weight(conv, 0) as tf.Tensor4D;
     let bias = hasBias ? (weight(conv, 1) as tf.Tensor1D) : undefined;
@@ -212,7 +213,8 @@ function denseOp(layer: Layer): LayerOp {
   const cfg = layer.getConfig() as Config;
   const act = activationName(layer);
   const hookable = act === 'linear' || act === 'relu';
-  const hasBias = cfg.useBias !== false;
+  // As tfjs-layers decides (`if (this.useBias)`): any falsy useBias leaves the layer without a bias.
+  const hasBias = cfg.useBias == null || !!cfg.useBias;
   return ([x], ctx) => {
     const kernel = weight(layer, 0) as tf.Tensor2D;
     const bias = hasBias ? weight(layer, 1) : undefined;

@@ -36,8 +36,6 @@ export class LayersModelAdapter implements ModelAdapter {
       throw new UserError(`${subject} takes ${what}, not an image [batch, height, width, channels]; ${toAttention}`);
     }
     if (shape.length !== 4) throw new UserError(`${subject} takes a rank-${shape.length} tensor ${dims}, not an image [batch, height, width, channels]; ${toAttention}`);
-    this.program = new LayersProgram(model);
-    this.program.prepare();
     const [, h, w, c] = shape;
     const height = h ?? inputSize?.[0];
     const width = w ?? inputSize?.[1];
@@ -46,7 +44,15 @@ export class LayersModelAdapter implements ModelAdapter {
     this.inputShape = [height, width, c];
     const out = model.outputs[0].shape;
     this.outputSize = out[out.length - 1] ?? 1;
-    this.layers = this.program.layerInfos();
+    this.program = new LayersProgram(model);
+    try {
+      // Folded weights (conv + batch norm) are made here: freed again when a later layer fails.
+      this.program.prepare();
+      this.layers = this.program.layerInfos();
+    } catch (err) {
+      this.program.dispose();
+      throw err;
+    }
   }
 
   get headActivation() {

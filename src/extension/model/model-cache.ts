@@ -25,7 +25,9 @@ interface Entry {
  * save can look "damaged" instead.
  */
 export function looksHalfWritten(message: string): boolean {
-  return /shard|bytes but its manifest|not valid JSON|truncated|damaged|not a valid|unexpected end|is empty|no model found|not a model XAI Lens reads|zip|HDF5|invalid wire type|index out of range/i.test(message);
+  // Not a shard outside the model's folder or one that is no regular file: that is no write in progress.
+  if (/outside its folder|at an absolute path|not a regular file/.test(message)) return false;
+  return /shard .* is missing|bytes but its manifest|not valid JSON|truncated|damaged|not a valid|unexpected end|is empty|no model found|not a model XAI Lens reads|zip|HDF5|invalid wire type|index out of range/i.test(message);
 }
 
 /** The checkpoint time, or undefined while the files cannot be read (being written). */

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../../shared/errors';
 import type { ModelFormat } from './format';
+import { regularFileStats } from '../side-files';
 import { TFJS_LAYERS_FORMAT } from './tfjs-layers/format';
 import { TFJS_GRAPH_FORMAT } from './tfjs-graph/format';
 import { KERAS_H5_FORMAT, KERAS_V3_FORMAT } from './keras/format';
@@ -28,6 +29,8 @@ export function modelFilesGlob(): string {
 const HEAD_BYTES = 4096;
 
 function readHead(file: string): Buffer {
+  // Opening a FIFO would wait for a writer, and a device never ends: model files are regular files.
+  regularFileStats(file, Number.MAX_SAFE_INTEGER, 'a model file');
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, 'r');
@@ -78,7 +81,10 @@ function modelFilesIn(dir: string): string[] {
  */
 export function resolveModelFile(p: string): string {
   if (!fs.existsSync(p)) throw new UserError(`no model found at ${p} (expected ${SUPPORTED}, or a folder holding one)`);
-  if (!fs.statSync(p).isDirectory()) return p;
+  if (!fs.statSync(p).isDirectory()) {
+    regularFileStats(p, Number.MAX_SAFE_INTEGER, 'a model file');
+    return p;
+  }
   const json = path.join(p, 'model.json');
   if (fs.existsSync(json)) return json;
   const found = modelFilesIn(p);

@@ -1,7 +1,6 @@
 /** What the two TF.js formats share: a model.json, its weight shards, and which of the two it is. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readModelJson } from '../fs-io';
+import { readableShards } from '../fs-io';
 
 /** True when the head of a JSON file says it is a graph model (its topology holds `node`). */
 export function looksLikeGraphModel(head: string): boolean {
@@ -15,16 +14,12 @@ export function isModelJson(file: string, head: Buffer): boolean {
   return name.endsWith('.json') && head.toString('utf8').trimStart().startsWith('{') && head.includes('"modelTopology"');
 }
 
-/** The model.json and the weight shards its manifest names (the ones that exist). */
+/**
+ * The model.json and the weight shards its manifest names that load would read: regular files
+ * inside the model's folder (never ../x or a link to /dev/zero, which nothing hashes or watches).
+ */
 export function tfjsCheckpointFiles(file: string): string[] {
-  const dir = path.dirname(file);
-  let shards: string[] = [];
-  try {
-    shards = (readModelJson(file).weightsManifest ?? []).flatMap((g) => (Array.isArray(g.paths) ? g.paths : [])).map((p) => path.join(dir, p));
-  } catch {
-    // A model.json being written: the model file alone identifies the checkpoint for now.
-  }
-  return [file, ...shards.filter((s) => fs.existsSync(s))];
+  return [file, ...readableShards(file)];
 }
 
 export function tfjsWatchPattern(file: string): string {

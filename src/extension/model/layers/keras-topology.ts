@@ -67,6 +67,86 @@ function normalize(x: Json): Json {
   return out;
 }
 
+const MODEL_CLASSES = new Set(['Functional', 'Model', 'Sequential']);
+
+/** The layer list of a model config (Functional: config.layers; Sequential: config or config.layers). */
+function layersOf(m: Obj): Json[] | undefined {
+  const config = m.config;
+  if (Array.isArray(config)) return config;
+  return isObj(config) && Array.isArray(config.layers) ? config.layers : undefined;
+}
+
+/**
+ * tfjs-layers rebuilds a functional model by calling each layer on its inbound nodes, retrying the
+ * nodes whose inputs do not exist yet until none is left, with no end when one never can be made:
+ * a node naming a layer that is not in the model, a node index that layer never gets, or layers
+ * that feed each other in a cycle make it loop forever. The same rounds are played here on the
+ * config alone (an InputLayer or a nested model has one node from the start; every other call
+ * adds one), and such a model is a UserError instead.
+ */
+function checkFunctionalWiring(layers: Json[], where: string): void {
+  const index = new Map<string, number>();
+  layers.forEach((l, i) => {
+    if (isObj(l) && typeof l.name === 'string') index.set(l.name, i);
+  });
+  const nodes = layers.map((l) => (isObj(l) && (l.class_name === 'InputLayer' || MODEL_CLASSES.has(l.class_name as string)) ? 1 : 0));
+  const pending: Json[][][] = layers.map((l, i) => {
+    const inbound = isObj(l) ? l.inbound_nodes : undefined;
+    if (inbound === undefined || inbound === null) return [];
+    const name = isObj(l) && typeof l.name === 'string' ? l.name : `#${i}`;
+    const bad = () => new UserError(`${where} is malformed: the inbound nodes of the layer ${JSON.stringify(name).slice(0, 80)} are not lists of [layer, node, tensor] references`);
+    if (!Array.isArray(inbound)) throw bad();
+    for (const node of inbound) {
+      if (!Array.isArray(node)) throw bad();
+      for (const ref of node) {
+        if (!Array.isArray(ref) || typeof ref[0] !== 'string' || !Number.isSafeInteger(ref[1]) || (ref[1] as number) < 0 || !Number.isSafeInteger(ref[2]) || (ref[2] as number) < 0) throw bad();
+      }
+    }
+    return inbound as Json[][];
+  });
+  let left = pending.reduce((n, p) => n + p.length, 0);
+  while (left > 0) {
+    let progress = false;
+    pending.forEach((todo, i) => {
+      pending[i] = todo.filter((node) => {
+        const ready = node.every((ref) => {
+          const [layer, nodeIndex] = ref as [string, number];
+          const from = index.get(layer);
+          return from !== undefined && nodes[from] > nodeIndex;
+        });
+        if (!ready) return true;
+        if (node.length > 0) nodes[i]++;
+        progress = true;
+        left--;
+        return false;
+      });
+    });
+    if (!progress) {
+      const stuck = pending.findIndex((p) => p.length > 0);
+      const l = layers[stuck];
+      const name = isObj(l) && typeof l.name === 'string' ? l.name : `#${stuck}`;
+      const ref = pending[stuck][0].find((r) => {
+        const from = index.get((r as [string])[0]);
+        return from === undefined || nodes[from] <= (r as [string, number])[1];
+      }) as [string, number];
+      const why = index.has(ref[0]) ? `node ${ref[1]} of the layer ${JSON.stringify(ref[0]).slice(0, 80)}, which never gets that many calls (layers that feed each other in a cycle?)` : `the layer ${JSON.stringify(ref[0]).slice(0, 80)}, which is not in the model`;
+      throw new UserError(`${where} is malformed: the layer ${JSON.stringify(name).slice(0, 80)} takes its input from ${why}`);
+    }
+  }
+}
+
+/** Checks the wiring of every functional model in a topology, nested ones too (see checkFunctionalWiring). */
+export function checkLayersWiring(topology: unknown, where = 'the model topology', depth = 0): void {
+  if (!isObj(topology) || depth > 20) return;
+  const root = isObj(topology.model_config) ? topology.model_config : topology;
+  const layers = layersOf(root);
+  if (!layers) return;
+  if (root.class_name !== 'Sequential') checkFunctionalWiring(layers, where);
+  for (const l of layers) {
+    if (isObj(l) && MODEL_CLASSES.has(l.class_name as string)) checkLayersWiring(l, where, depth + 1);
+  }
+}
+
 /**
  * A copy of a Keras / TF.js layers-model topology (as in model.json, snake_case) in which the
  * inbound nodes of `MultiHeadAttention` layers give value, key and attention mask tensors as
@@ -79,8 +159,12 @@ export function normalizeKerasTopology(modelTopology: unknown): unknown {
   return normalize(copy(modelTopology) as Json);
 }
 
-/** Wraps a load handler so the topology it loads is passed through `normalizeKerasTopology`. */
-export function withNormalizedKerasTopology(handler: io.IOHandler): io.IOHandler {
+/**
+ * Wraps a load handler so the topology it loads is passed through `normalizeKerasTopology`, and
+ * checked for wiring tfjs-layers would loop on forever (checkLayersWiring; `source` names the
+ * model in that error).
+ */
+export function withNormalizedKerasTopology(handler: io.IOHandler, source?: string): io.IOHandler {
   const load = handler.load;
   if (!load) return handler;
   return {
@@ -88,7 +172,9 @@ export function withNormalizedKerasTopology(handler: io.IOHandler): io.IOHandler
     load: async () => {
       const artifacts = await load.call(handler);
       if (artifacts.modelTopology == null || artifacts.modelTopology instanceof ArrayBuffer) return artifacts;
-      return { ...artifacts, modelTopology: normalizeKerasTopology(artifacts.modelTopology) as io.ModelArtifacts['modelTopology'] };
+      const modelTopology = normalizeKerasTopology(artifacts.modelTopology);
+      checkLayersWiring(modelTopology, source === undefined ? 'the model topology' : `the model topology of ${source}`);
+      return { ...artifacts, modelTopology: modelTopology as io.ModelArtifacts['modelTopology'] };
     },
   };
 }

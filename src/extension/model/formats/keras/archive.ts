@@ -18,6 +18,8 @@ export const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const EOCD_SIG = 0x06054b50;
 const CENTRAL_SIG = 0x02014b50;
 const EOCD_SIZE = 22;
+/** The largest member read (the 2 GiB a model file may have). */
+const MAX_MEMBER_BYTES = 2 ** 31 - 1;
 
 export class ArchiveError extends Error {
   constructor(
@@ -85,6 +87,23 @@ function recordedCrcs(bytes: Uint8Array): Map<string, number> | undefined {
 }
 
 /**
+ * fflate walks as many central-directory entries as a zip64 end record says (up to 2^32) before
+ * anything else: a count the archive cannot hold (each entry takes 46 bytes at least) is damage.
+ */
+function checkZip64Count(bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let e = bytes.length - EOCD_SIZE;
+  while (e > 0 && view.getUint32(e, true) !== EOCD_SIG) {
+    if (bytes.length - e > 65558) return;
+    e--;
+  }
+  if (e < 20 || view.getUint32(e - 20, true) !== 0x07064b50) return;
+  const z = view.getUint32(e - 12, true);
+  if (z + 36 > bytes.length || view.getUint32(z, true) !== 0x06064b50) return;
+  if (view.getUint32(z + 32, true) > bytes.length / 46) throw new ArchiveError('its zip64 end record counts more entries than the archive can hold', 'damaged');
+}
+
+/**
  * The named members of a zip archive (those present), each checked against its recorded CRC-32;
  * an ArchiveError when it is not a zip, is cut short, or is damaged.
  */
@@ -93,11 +112,23 @@ export function readZipMembers(bytes: Uint8Array, names: readonly string[]): Map
     throw new ArchiveError('it is not a zip archive', 'not-zip');
   }
   const crcs = recordedCrcs(bytes);
+  checkZip64Count(bytes);
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes, { filter: (f) => names.includes(f.name) });
+    entries = unzipSync(bytes, {
+      filter: (f) => {
+        if (!names.includes(f.name)) return false;
+        // The size a member says it inflates to is allocated before inflating: deflate packs at most
+        // 1032 bytes into one, so a member that claims more (or more than 2 GiB) is damage, not data.
+        if (f.originalSize > MAX_MEMBER_BYTES || (f.compression !== 0 && f.originalSize > f.size * 1032 + 1024) || (f.compression === 0 && f.originalSize !== f.size)) {
+          throw new ArchiveError(`its ${f.name} claims ${f.originalSize} bytes, which its ${f.size} stored bytes cannot hold`, 'damaged');
+        }
+        return true;
+      },
+    });
   } catch (err) {
-    throw new ArchiveError(`the zip archive cannot be read (${(err as Error).message})`, 'damaged');
+    if (err instanceof ArchiveError) throw err;
+    throw new ArchiveError(`the zip archive cannot be read (${(err as Error).message.split('\n')[0]})`, 'damaged');
   }
   for (const [name, data] of Object.entries(entries)) {
     const expected = crcs?.get(name);

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../../../../shared/errors';
+import { jsonErrorDetail } from '../../../util/excerpt';
 import { LayersModelAdapter } from '../../layers-adapter';
 import type { FormatLoadOptions, LoadedArtifacts, ModelFormat } from '../format';
 import { ArchiveError, readZipMembers, ZIP_MAGIC } from './archive';
@@ -18,27 +19,51 @@ import { loadH5Weights, loadKeras3Weights } from './weights';
 import type { AttentionModel } from '../../../attention/attention-model';
 import { attentionOfLoadedLayersModel } from '../../layers-attention';
 import { modelDisplayName } from '../../load';
+import { buildLayersModel } from '../../layers/build-scope';
+import { checkLayersWiring } from '../../layers/keras-topology';
+import { MAX_MODEL_FILE_BYTES, readModelFile } from '../../side-files';
 
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
 
+/** A .keras or .h5 file's bytes: a regular file (never a device or a pipe) of at most 2 GiB. */
 function readBytes(file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new UserError(`cannot read ${file}: ${firstLine(err)}`);
-  }
+  return readModelFile(file, MAX_MODEL_FILE_BYTES, 'one .keras or .h5 file');
 }
 
 function parseJson(text: string, file: string, what: string): Json {
   try {
     return JSON.parse(text) as Json;
   } catch (err) {
-    throw new UserError(`${file} is damaged: its ${what} is not valid JSON (${firstLine(err)})`);
+    throw new UserError(`${file} is damaged: its ${what} is not valid JSON (${jsonErrorDetail(err, text)})`);
   }
 }
 
+/**
+ * The values (elements) of every dataset under a weights group: the most weight values the
+ * model's layers can take, since each of their weights is put in from one of these datasets.
+ */
+function weightValues(file: string, g: Hdf5Group): number {
+  let total = 0;
+  let seen = 0;
+  const walk = (group: Hdf5Group, depth: number) => {
+    if (depth > 64) throw new UserError(`${file} is damaged: its weights are nested more than 64 groups deep`);
+    for (const key of group.keys) {
+      if (++seen > 1_000_000) throw new UserError(`${file} is damaged: its weights file holds more than a million entries`);
+      const m = group.get(key);
+      if (m?.kind === 'group') walk(m, depth + 1);
+      else if (m?.kind === 'dataset') total += m.shape.reduce((a, b) => a * b, 1);
+    }
+  };
+  try {
+    walk(g, 0);
+  } catch (err) {
+    throw hdf5Problem(file, err);
+  }
+  return total;
+}
+
 /** Builds the tfjs model of a Keras model config, failing once with every unsupported layer class. */
-async function buildModel(file: string, modelConfig: Json, kerasVersion: string | undefined): Promise<{ model: tfl.LayersModel; warnings: string[] }> {
+async function buildModel(file: string, modelConfig: Json, kerasVersion: string | undefined, budget: number): Promise<{ model: tfl.LayersModel; warnings: string[] }> {
   let converted: ReturnType<typeof kerasConfigToTopology>;
   try {
     converted = kerasConfigToTopology(modelConfig, kerasVersion);
@@ -46,10 +71,13 @@ async function buildModel(file: string, modelConfig: Json, kerasVersion: string 
     throw new UserError(`${file} is damaged: ${firstLine(err)}`);
   }
   if (converted.unknown.size > 0) throw new UserError(unknownLayersMessage(file, converted.unknown));
+  // Wiring tfjs-layers would loop on forever (a node naming a layer that is not there) is damage.
+  checkLayersWiring(converted.topology, `the model config of ${file}`);
   try {
-    const model = await tfl.models.modelFromJSON({ modelTopology: converted.topology } as unknown as Parameters<typeof tfl.models.modelFromJSON>[0]);
+    const model = await buildLayersModel(file, budget, () => tfl.models.modelFromJSON({ modelTopology: converted.topology } as unknown as Parameters<typeof tfl.models.modelFromJSON>[0]));
     return { model, warnings: converted.warnings };
   } catch (err) {
+    if (err instanceof UserError) throw err;
     throw new UserError(`cannot load ${file}: ${firstLine(err)}`);
   }
 }
@@ -123,7 +151,7 @@ function openArchive(file: string): KerasArchive {
 async function loadKeras3(file: string): Promise<{ model: tfl.LayersModel; metadata: Record<string, unknown>; warnings: string[] }> {
   const archive = openArchive(file);
   const version = typeof archive.metadata.keras_version === 'string' ? archive.metadata.keras_version : undefined;
-  const { model, warnings } = await buildModel(file, archive.config, version);
+  const { model, warnings } = await buildModel(file, archive.config, version, weightValues(file, archive.weights));
   withWeights(file, model, () => loadKeras3Weights(model, archive.weights, archive.config));
   return { model, metadata: { ...archive.metadata }, warnings };
 }
@@ -155,7 +183,7 @@ export const KERAS_V3_FORMAT: ModelFormat = {
   loadAttention: (file) => attentionOf(file, loadKeras3),
   mayHaveAttention(file: string): boolean {
     try {
-      const config = readZipMembers(fs.readFileSync(file), ['config.json']).get('config.json');
+      const config = readZipMembers(readBytes(file), ['config.json']).get('config.json');
       return config !== undefined && new TextDecoder().decode(config).includes('"MultiHeadAttention"');
     } catch {
       return false;
@@ -184,7 +212,7 @@ export const KERAS_H5_FORMAT: ModelFormat = {
   loadAttention: (file) => attentionOf(file, loadH5),
   mayHaveAttention(file: string): boolean {
     try {
-      const text = h5Text(openHdf5(fs.readFileSync(file)).attr('model_config'));
+      const text = h5Text(openHdf5(readBytes(file)).attr('model_config'));
       return text !== undefined && text.includes('"MultiHeadAttention"');
     } catch {
       return false;
@@ -213,7 +241,7 @@ async function loadH5(file: string): Promise<{ model: tfl.LayersModel; metadata:
   }
   if (!modelWeights) throw new UserError(`${file} holds no weights (no model_weights group)`);
   const config = parseJson(modelConfigText, file, 'model_config attribute');
-  const { model, warnings } = await buildModel(file, config, version);
+  const { model, warnings } = await buildModel(file, config, version, weightValues(file, modelWeights));
   withWeights(file, model, () => loadH5Weights(model, modelWeights));
   const metadata: Record<string, unknown> = {};
   if (version) metadata.keras_version = version;

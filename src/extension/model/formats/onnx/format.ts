@@ -133,6 +133,7 @@ export const ONNX_FORMAT: ModelFormat = {
     // Node op types come before the weights in every exporter's output: look at the first 16 MiB.
     let fd: number | undefined;
     try {
+      if (!fs.statSync(file).isFile()) return false;
       fd = fs.openSync(file, 'r');
       const buf = Buffer.alloc(Math.min(16 << 20, fs.fstatSync(fd).size));
       fs.readSync(fd, buf, 0, buf.length, 0);

@@ -6,9 +6,9 @@
  * external data files are inlined first, read through ExternalData: the files, checked the same
  * way, that the tfjs loader reads.
  */
-import * as fs from 'node:fs';
 import { UserError } from '../../../../shared/errors';
-import { dataTypeName, decodeModel, elementBytes, encodeModel, ExternalData, externalDataOf, toNumber, type ModelProto, type TensorProto } from './proto';
+import { MAX_MODEL_FILE_BYTES, readModelFile } from '../../side-files';
+import { ONNX_WHAT, dataTypeName, decodeModel, elementBytes, encodeModel, ExternalData, externalDataOf, toNumber, type ModelProto, type TensorProto } from './proto';
 
 /** The largest message protobuf (and so ONNX Runtime) reads. */
 const MAX_MODEL_BYTES = 2 ** 31 - 1;
@@ -42,12 +42,7 @@ function inlined(model: ModelProto, file: string, tensors: TensorProto[]): Uint8
  * outputs. Throws a UserError naming what failed.
  */
 export function ortModelBytes(file: string, outputs: readonly string[]): Uint8Array {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    throw new UserError(`cannot read ${file}: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const bytes = readModelFile(file, MAX_MODEL_FILE_BYTES, ONNX_WHAT);
   const model = decodeModel(bytes, file);
   const external = externalTensors(model);
   const base = external.length > 0 ? inlined(model, file, external) : bytes;

@@ -5,11 +5,10 @@
  * values and tfjs tensors that own their memory (nothing made from the file keeps its bytes
  * alive), including tensors whose bytes live in external data files beside the model.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../../../../shared/errors';
+import { MAX_MODEL_FILE_BYTES, ModelFolder, readModelFile, readRange, shownName } from '../../side-files';
 
 /** The messages XAI Lens reads, as in onnx/onnx.proto (fields it does not read are skipped on decoding). */
 const ONNX_PROTO = `
@@ -232,15 +231,12 @@ export function encodeModel(model: ModelProto | Record<string, unknown>): Uint8A
   return modelProtoType().encode(model).finish();
 }
 
+/** Completes "more than the 2 GiB XAI Lens reads from …". */
+export const ONNX_WHAT = 'one .onnx file (larger models keep their weights in external data files)';
+
 /** Reads and decodes an .onnx file. */
 export function readModel(file: string): ModelProto {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    throw new UserError(`cannot read ${file}: ${(err as Error).message.split('\n')[0]}`);
-  }
-  return decodeModel(bytes, file);
+  return decodeModel(readModelFile(file, MAX_MODEL_FILE_BYTES, ONNX_WHAT), file);
 }
 
 /** The external-data fields of a tensor. */
@@ -255,55 +251,61 @@ export function externalDataOf(t: TensorProto): { location: string; offset: numb
 }
 
 /**
- * Reads the external data files of one model, each once, checked: inside the model's folder
- * (after symlinks), a regular file, large enough for what the tensors ask of it.
+ * Reads the external data of one model, checked as every side file is (side-files.ts): inside
+ * the model's folder (after links), a regular file, large enough for what the tensors ask of it.
+ * Each tensor's bytes are read alone, at its offset: no more of a file is read than the model's
+ * tensors take.
  */
 export class ExternalData {
-  private readonly files = new Map<string, Buffer>();
-  private readonly dir: string;
+  private readonly folder: ModelFolder;
+  private readonly found = new Map<string, { real: string; size: number }>();
 
   constructor(private readonly modelFile: string) {
-    this.dir = fs.realpathSync(path.dirname(modelFile));
+    this.folder = new ModelFolder(modelFile);
+  }
+
+  private locate(location: string): { real: string; size: number } {
+    const known = this.found.get(location);
+    if (known) return known;
+    const name = this.modelFile;
+    const loc = shownName(location);
+    const r = this.folder.lookup(location);
+    if (!r.ok) {
+      switch (r.problem) {
+        case 'absolute':
+          throw new UserError(`${name} names external data at an absolute path (${loc}); only files in the model's folder are read`);
+        case 'outside':
+          throw new UserError(`${name} names external data outside its folder (${loc}); only files in the model's folder are read`);
+        case 'special':
+          throw new UserError(`${name} names external data ${loc}, which is not a regular file (a device, a pipe or a folder)`);
+        default:
+          throw new UserError(`${name} keeps weights in ${loc}, which is missing`);
+      }
+    }
+    this.found.set(location, r);
+    return r;
   }
 
   /** The real path of an external-data location, or a UserError when it is not a safe regular file. */
   resolve(location: string): string {
-    const name = this.modelFile;
-    if (path.isAbsolute(location)) throw new UserError(`${name} names external data at an absolute path (${location}); only files in the model's folder are read`);
-    const joined = path.join(path.dirname(this.modelFile), location);
-    let real: string;
-    try {
-      real = fs.realpathSync(joined);
-    } catch {
-      throw new UserError(`${name} keeps weights in ${location}, which is missing`);
-    }
-    const rel = path.relative(this.dir, real);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new UserError(`${name} names external data outside its folder (${location}); only files in the model's folder are read`);
-    if (!fs.statSync(real).isFile()) throw new UserError(`${name} names external data ${location}, which is not a regular file`);
-    return real;
+    return this.locate(location).real;
   }
 
   /** Checks that the tensor's bytes are there (see bytes) without reading them; the file's real path. */
   check(t: TensorProto, location: string, offset: number, length: number | undefined, needed: number): string {
-    const name = this.modelFile;
-    const real = this.resolve(location);
-    const size = fs.statSync(real).size;
+    const { real, size } = this.locate(location);
     const len = length ?? needed;
-    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(len) || len < 0 || offset + len > size) {
-      throw new UserError(`${name}: the tensor ${t.name} lies at bytes ${offset}..${offset + len} of ${location}, which has ${size} bytes (truncated?)`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(len) || len < 0 || offset + len > size) {
+      throw new UserError(`${this.modelFile}: the tensor ${shownName(t.name)} lies at bytes ${offset}..${offset + len} of ${shownName(location)}, which has ${size} bytes (truncated?)`);
     }
     return real;
   }
 
+  /** The tensor's bytes: `needed` of them (fewer when its length says fewer), read at its offset. */
   bytes(t: TensorProto, location: string, offset: number, length: number | undefined, needed: number): Buffer {
     const real = this.check(t, location, offset, length, needed);
-    const len = length ?? needed;
-    let buf = this.files.get(real);
-    if (!buf) {
-      buf = fs.readFileSync(real);
-      this.files.set(real, buf);
-    }
-    return buf.subarray(offset, offset + len);
+    const len = Math.min(length ?? needed, needed);
+    return readRange(real, offset, len, `${shownName(location)} (external data of ${this.modelFile})`);
   }
 }
 

@@ -12,6 +12,23 @@ import type { ModelFormat } from '../format';
 import { isModelJson, looksLikeGraphModel, tfjsCheckpointFiles, tfjsWatchPattern } from '../tfjs-common';
 import { mayHaveAttentionText } from '../attention-text';
 import { layersLoadError } from '../load-errors';
+import { buildLayersModel } from '../../layers/build-scope';
+
+/** The tfjs-layers model of a model.json, built within its manifest's weights (build-scope.ts). */
+function loadLayers(file: string): Promise<tfl.LayersModel> {
+  // The budget is set by the handler, from the manifest it reads.
+  return buildLayersModel(file, undefined, () => tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file), file), { strict: true }));
+}
+
+/** `make()`, which wraps `model`; the model is disposed when it throws (nothing else holds it then). */
+function disposedOnFailure<T>(model: tfl.LayersModel, make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
 
 export const TFJS_LAYERS_FORMAT: ModelFormat = {
   id: 'tfjs-layers',
@@ -23,8 +40,8 @@ export const TFJS_LAYERS_FORMAT: ModelFormat = {
   async load(file, opts) {
     const json = readModelJson(file);
     try {
-      const model = await tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file)), { strict: true });
-      return { adapter: new LayersModelAdapter(model, opts.inputSize), embeddedMetadata: json.userDefinedMetadata };
+      const model = await loadLayers(file);
+      return { adapter: disposedOnFailure(model, () => new LayersModelAdapter(model, opts.inputSize)), embeddedMetadata: json.userDefinedMetadata };
     } catch (err) {
       throw layersLoadError(file, err);
     }
@@ -32,8 +49,8 @@ export const TFJS_LAYERS_FORMAT: ModelFormat = {
   async loadAttention(file) {
     const json = readModelJson(file);
     try {
-      const model = await tfl.loadLayersModel(withNormalizedKerasTopology(fsLoadHandler(file)), { strict: true });
-      return attentionOfLoadedLayersModel(model, file, modelDisplayName(file), json.userDefinedMetadata);
+      const model = await loadLayers(file);
+      return disposedOnFailure(model, () => attentionOfLoadedLayersModel(model, file, modelDisplayName(file), json.userDefinedMetadata));
     } catch (err) {
       if (err instanceof UserError) throw err;
       throw new UserError(`cannot load ${file} for attention maps: ${(err as Error).message.split('\n')[0]}`);
