@@ -16,18 +16,23 @@ export function mayHaveAttention(modelPath: string): boolean {
 }
 
 export class AttentionModelCache {
-  private readonly entries = new Map<string, { stamp: string; model: Promise<AttentionModel | undefined> }>();
+  private readonly entries = new Map<string, { stamp: string; loaded: boolean; model: Promise<AttentionModel | undefined> }>();
 
-  /** The file's attention model, or undefined when it has no attention layers. Load errors propagate. */
-  get(modelPath: string): Promise<AttentionModel | undefined> {
+  /**
+   * The file's attention model, or undefined when it has no attention layers. Load errors
+   * propagate. With `why` (someone asked for this model's attention) the model is loaded even
+   * when the cheap check finds none, so the load says precisely why there is none.
+   */
+  get(modelPath: string, opts: { why?: boolean } = {}): Promise<AttentionModel | undefined> {
     const file = resolveModelFile(modelPath);
     const st = fs.statSync(file);
     const stamp = `${st.size}:${st.mtimeMs}`;
     const known = this.entries.get(file);
-    if (known?.stamp === stamp) return known.model;
+    if (known?.stamp === stamp && (known.loaded || !opts.why)) return known.model;
     void known?.model.then((m) => m?.dispose(), () => undefined);
-    const model = mayHaveAttention(file) ? loadAttentionModel(file) : Promise.resolve(undefined);
-    this.entries.set(file, { stamp, model });
+    const loaded = opts.why === true || mayHaveAttention(file);
+    const model = loaded ? loadAttentionModel(file) : Promise.resolve(undefined);
+    this.entries.set(file, { stamp, loaded, model });
     model.catch(() => this.entries.delete(file));
     return model;
   }

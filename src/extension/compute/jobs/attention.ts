@@ -5,7 +5,6 @@
  * separate load: they read attention through hooks).
  */
 import { AttentionModelCache } from '../../attention/attention-cache';
-import { loadAttentionModel } from '../../attention/load-attention';
 import { attentionInfo, attentionMapFor, type AttentionMapResult, type ImageAttentionRequest } from '../../attention/image-request';
 import { tokenAttention, tokenModelInfo, type TokenAttention, type TokenAttentionOptions } from '../../attention/token-request';
 import { UserError } from '../../../shared/errors';
@@ -62,9 +61,9 @@ export function noAttention(file: string): UserError {
   return new UserError(`${file} has no attention layers (MultiHeadAttention, or Softmax nodes with [batch, heads, q, k] outputs)`);
 }
 
-/** The file's attention model; when the cheap check finds none, a load says precisely why (a damaged file, token inputs, no attention layers). */
+/** The file's attention model, or precisely why there is none (a damaged file, token inputs, no attention layers). */
 async function attentionModel(file: string) {
-  const model = (await cache.get(file)) ?? (await loadAttentionModel(file));
+  const model = await cache.get(file, { why: true });
   if (!model) throw noAttention(file);
   return model;
 }
