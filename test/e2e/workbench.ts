@@ -164,7 +164,7 @@ export async function runCommand(page: Page, title: string, timeoutMs = 60_000):
 
 /**
  * Right-clicks an explorer row and picks an item of its context menu. A click right after the
- * menu opens is ignored: hover, wait, click; press Enter if the menu is still open.
+ * menu opens is ignored: hover, wait, click; press Enter if the menu stays open with the focus.
  */
 export async function explorerContextMenu(page: Page, fileName: string, itemTitle: string, timeoutMs = 30_000): Promise<void> {
   const row = explorerRow(page, fileName);
@@ -177,11 +177,22 @@ export async function explorerContextMenu(page: Page, fileName: string, itemTitl
   await item.hover();
   await page.waitForTimeout(300);
   await item.locator('.action-menu-item').click();
-  const menu = page.locator('.monaco-menu');
-  if (await menu.first().isVisible().catch(() => false)) {
+  // The menu closes a moment after the click. Only a menu still open after that missed the click:
+  // Enter then runs its focused item. Pressing Enter while it is closing would reach the explorer
+  // instead and open the file as an editor beside the panels.
+  const menu = page.locator('.monaco-menu').first();
+  const closed = await menu.waitFor({ state: 'hidden', timeout: 2_000 }).then(() => true, () => false);
+  // Menus may live in a shadow root: follow the focus into it.
+  const focusInMenu = () => page.evaluate(() => {
+    type Focusable = { closest(sel: string): unknown; shadowRoot: { activeElement: Focusable | null } | null };
+    let el = (globalThis as unknown as { document: { activeElement: Focusable | null } }).document.activeElement;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+    return el?.closest('.monaco-menu') != null;
+  });
+  if (!closed && await focusInMenu()) {
     await page.keyboard.press('Enter');
+    await menu.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => {});
   }
-  await menu.first().waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => {});
 }
 
 /**
