@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../shared/errors';
 import { setWeightBudget } from './layers/build-scope';
-import { MAX_JSON_BYTES, ModelFolder, readModelFile, readRange, shownName } from './side-files';
-import { jsonErrorDetail } from '../util/excerpt';
+import { MAX_JSON_BYTES, ModelFolder, readModelFile, readRange } from './side-files';
+import { jsonErrorDetail, safeLine } from '../util/excerpt';
 
 interface ModelJson {
   modelTopology?: unknown;
@@ -72,7 +72,7 @@ function weightByteLength(file: string, s: unknown): number {
   if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new UserError(`${file} has a malformed weightsManifest entry (not an object)`);
   const w = s as Partial<tf.io.WeightsManifestEntry>;
   if (typeof w.name !== 'string') throw new UserError(`${file} has a weightsManifest entry without a name`);
-  const what = `the weight ${shownName(w.name)} in ${file}`;
+  const what = `the weight ${safeLine(w.name)} in ${file}`;
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new UserError(`${what} has an invalid shape (it must be a list of whole numbers ≥ 0)`);
   }
@@ -83,11 +83,11 @@ function weightByteLength(file: string, s: unknown): number {
     const q = w.quantization as unknown;
     if (q === null || typeof q !== 'object') throw new UserError(`${what} has a malformed quantization`);
     size = QUANTIZED_BYTES[(q as { dtype?: unknown }).dtype as string];
-    if (size === undefined) throw new UserError(`${what} is quantized as ${shownName(String((q as { dtype?: unknown }).dtype))}, which TensorFlow.js does not read (uint8, uint16 or float16)`);
+    if (size === undefined) throw new UserError(`${what} is quantized as ${safeLine(String((q as { dtype?: unknown }).dtype))}, which TensorFlow.js does not read (uint8, uint16 or float16)`);
   } else {
-    if (w.dtype === 'string') throw new UserError(`string weights (${shownName(w.name)}) are not supported`);
+    if (w.dtype === 'string') throw new UserError(`string weights (${safeLine(w.name)}) are not supported`);
     size = typeof w.dtype === 'string' && Object.hasOwn(DTYPE_BYTES, w.dtype) ? DTYPE_BYTES[w.dtype] : undefined;
-    if (size === undefined) throw new UserError(`${what} has the dtype ${shownName(String(w.dtype))}, which is not a TensorFlow.js weight type (float32, int32, bool)`);
+    if (size === undefined) throw new UserError(`${what} has the dtype ${safeLine(String(w.dtype))}, which is not a TensorFlow.js weight type (float32, int32, bool)`);
   }
   return n * size;
 }
@@ -103,7 +103,7 @@ function checkedManifest(file: string, json: ModelJson): CheckedGroup[] {
     const bytes = g.weights.reduce((sum: number, w: unknown) => sum + weightByteLength(file, w), 0);
     for (const w of g.weights as tf.io.WeightsManifestEntry[]) {
       // tfjs decodes the weights into one map by name: a second entry would hide the first.
-      if (names.has(w.name)) throw new UserError(`the weight ${shownName(w.name)} is listed twice in the manifest of ${file}`);
+      if (names.has(w.name)) throw new UserError(`the weight ${safeLine(w.name)} is listed twice in the manifest of ${file}`);
       names.add(w.name);
     }
     return { paths: g.paths as string[], weights: g.weights as tf.io.WeightsManifestEntry[], bytes };
@@ -118,7 +118,7 @@ function checkedManifest(file: string, json: ModelJson): CheckedGroup[] {
 function locateShard(folder: ModelFolder, file: string, shard: string): { real: string; size: number } {
   const found = folder.lookup(shard);
   if (found.ok) return found;
-  const name = shownName(shard);
+  const name = safeLine(shard);
   switch (found.problem) {
     case 'absolute':
       throw new UserError(`${file} names a weight shard at an absolute path (${name}); only files in the model's folder are read`);
@@ -165,7 +165,7 @@ function readWeightData(file: string, groups: CheckedGroup[]): ArrayBuffer {
     const shards = g.paths.map((p) => ({ name: p, ...locateShard(folder, file, p) }));
     const actual = shards.reduce((n, s) => n + s.size, 0);
     if (actual !== g.bytes) {
-      const names = shownName(g.paths.join(', '));
+      const names = safeLine(g.paths.join(', '));
       throw new UserError(actual < g.bytes
         ? `the weight shards of ${file} (${names}) hold ${actual} bytes but its manifest describes ${g.bytes}: a shard is truncated or still being written`
         : `the weight shards of ${file} (${names}) hold ${actual} bytes but its manifest describes only ${g.bytes}: a shard is from another model`);
@@ -182,7 +182,7 @@ function readWeightData(file: string, groups: CheckedGroup[]): ArrayBuffer {
   let at = 0;
   for (const shards of located) {
     for (const s of shards) {
-      readRange(s.real, 0, s.size, `the weight shard ${shownName(s.name)} of ${file}`, data, at);
+      readRange(s.real, 0, s.size, `the weight shard ${safeLine(s.name)} of ${file}`, data, at);
       at += s.size;
     }
   }

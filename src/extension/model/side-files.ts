@@ -20,12 +20,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../shared/errors';
 
-/** A name from a model file, shown in one line: control characters escaped, long names cut. */
-export function shownName(name: string, max = 120): string {
-  const clean = name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
-}
-
 /** Where a side file is, or why it is not read. */
 export type SideFileLookup =
   | { ok: true; real: string; size: number }

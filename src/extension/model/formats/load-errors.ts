@@ -1,6 +1,6 @@
 /** Turns what a tfjs loader throws into one line for people. */
 import { UserError } from '../../../shared/errors';
-import { shownName } from '../side-files';
+import { safeLine } from '../../util/excerpt';
 
 /**
  * JavaScript's own errors (TypeError, RangeError, …) thrown inside a tfjs loader: it read a config
@@ -12,7 +12,7 @@ function isBareJsError(err: unknown): err is Error {
 
 export function layersLoadError(file: string, err: unknown): Error {
   if (err instanceof UserError) return err;
-  const msg = shownName((err instanceof Error ? err.message : String(err)).split('\n')[0], 300);
+  const msg = safeLine((err instanceof Error ? err.message : String(err)).split('\n')[0], 300);
   const unknownLayer = /Unknown layer: (\w+)/.exec(msg);
   if (unknownLayer) {
     return new UserError(`cannot load ${file}: it uses the layer ${unknownLayer[1]}, which TensorFlow.js does not provide`);

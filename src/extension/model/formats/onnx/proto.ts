@@ -8,7 +8,8 @@
 import * as protobuf from 'protobufjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../../../../shared/errors';
-import { MAX_MODEL_FILE_BYTES, ModelFolder, readModelFile, readRange, shownName } from '../../side-files';
+import { MAX_MODEL_FILE_BYTES, ModelFolder, readModelFile, readRange } from '../../side-files';
+import { safeLine } from '../../../util/excerpt';
 
 /** The messages XAI Lens reads, as in onnx/onnx.proto (fields it does not read are skipped on decoding). */
 const ONNX_PROTO = `
@@ -268,7 +269,7 @@ export class ExternalData {
     const known = this.found.get(location);
     if (known) return known;
     const name = this.modelFile;
-    const loc = shownName(location);
+    const loc = safeLine(location);
     const r = this.folder.lookup(location);
     if (!r.ok) {
       switch (r.problem) {
@@ -296,7 +297,7 @@ export class ExternalData {
     const { real, size } = this.locate(location);
     const len = length ?? needed;
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(len) || len < 0 || offset + len > size) {
-      throw new UserError(`${this.modelFile}: the tensor ${shownName(t.name)} lies at bytes ${offset}..${offset + len} of ${shownName(location)}, which has ${size} bytes (truncated?)`);
+      throw new UserError(`${this.modelFile}: the tensor ${safeLine(t.name)} lies at bytes ${offset}..${offset + len} of ${safeLine(location)}, which has ${size} bytes (truncated?)`);
     }
     return real;
   }
@@ -305,7 +306,7 @@ export class ExternalData {
   bytes(t: TensorProto, location: string, offset: number, length: number | undefined, needed: number): Buffer {
     const real = this.check(t, location, offset, length, needed);
     const len = Math.min(length ?? needed, needed);
-    return readRange(real, offset, len, `${shownName(location)} (external data of ${this.modelFile})`);
+    return readRange(real, offset, len, `${safeLine(location)} (external data of ${this.modelFile})`);
   }
 }
 
