@@ -13,43 +13,66 @@ import { UserError } from '../../shared/errors';
 import { fsErrorReason } from '../util/fs-errors';
 import { checkpointFiles } from '../model/formats/registry';
 
-function sha256(chunks: Iterable<Buffer>): string {
+/** Bytes read at a time when hashing: a 1 GB checkpoint is hashed in 4 MB of memory. */
+const HASH_CHUNK_BYTES = 4 << 20;
+
+/**
+ * A file's modification time must be this much older than the moment it was stamped for the
+ * stamp to be trusted: file systems keep mtimes in coarse ticks, so a file rewritten within one
+ * tick of being read keeps its stamp (git's "racy" index entries; the same cure).
+ */
+const RACY_MS = 2000;
+
+/** SHA-256 of `files`' bytes in order, read a chunk at a time. */
+function sha256Files(files: readonly string[]): string {
   const h = crypto.createHash('sha256');
-  for (const c of chunks) h.update(c);
+  const buf = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+  for (const file of files) {
+    const fd = fs.openSync(file, 'r');
+    try {
+      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
   return h.digest('hex');
+}
+
+const remembered = new Map<string, { stamp: string; hash: string }>();
+
+/**
+ * SHA-256 of `files`, remembered under `key` while every file's size and mtime stay the same; a
+ * file modified less than RACY_MS before it was hashed is hashed again next time.
+ */
+function rememberedHash(key: string, files: readonly string[]): string {
+  const now = Date.now();
+  const stats = files.map((f) => fs.statSync(f));
+  const stamp = files.map((f, i) => `${f}:${stats[i].size}:${stats[i].mtimeMs}`).join('|');
+  const known = remembered.get(key);
+  if (known?.stamp === stamp) return known.hash;
+  const hash = sha256Files(files);
+  if (stats.every((st) => now - st.mtimeMs > RACY_MS)) remembered.set(key, { stamp, hash });
+  else remembered.delete(key);
+  return hash;
 }
 
 /** SHA-256 of the files of a model's checkpoint (model.json and its shards, model.onnx and its external data, …): one id per checkpoint. */
 export function modelHash(modelPath: string): string {
-  const files = checkpointFiles(modelPath);
-  return sha256((function* () {
-    for (const f of files) yield fs.readFileSync(f);
-  })());
+  return rememberedHash(`model:${modelPath}`, checkpointFiles(modelPath));
 }
 
-const imageHashes = new Map<string, { stamp: string; hash: string }>();
-
-/** Forgets the remembered image hashes, as a new process starts (benchmarks time a rerun from the CLI with it). */
+/** Forgets the remembered image and model hashes, as a new process starts (benchmarks time a rerun from the CLI with it). */
 export function forgetImageHashes(): void {
-  imageHashes.clear();
+  remembered.clear();
 }
 
 /** SHA-256 of an image file's bytes (remembered per path while its size and mtime stay the same). */
 export function imageHash(file: string): string {
-  let st: fs.Stats;
-  let bytes: Buffer | undefined;
   try {
-    st = fs.statSync(file);
-    const known = imageHashes.get(file);
-    if (known?.stamp === `${st.size}:${st.mtimeMs}`) return known.hash;
-    bytes = fs.readFileSync(file);
+    return rememberedHash(`image:${file}`, [file]);
   } catch (err) {
     throw new UserError(`cannot read the image ${file}: ${(err as Error).message}`);
   }
-  const stamp = `${st.size}:${st.mtimeMs}`;
-  const hash = sha256([bytes]);
-  imageHashes.set(file, { stamp, hash });
-  return hash;
 }
 
 /** What a cached vector is: a layer's activation, or the gradient of one class logit at the layer. */

@@ -108,7 +108,8 @@ export function checkpointFiles(p: string): string[] {
   const known = namedFiles.get(file);
   if (known?.stamp === stamp) return known.files.filter((f) => fs.existsSync(f));
   const files = formatOf(file).checkpointFiles(file);
-  namedFiles.set(file, { stamp, files });
+  // A file written less than two seconds ago may be rewritten within its mtime's coarse tick.
+  if (Date.now() - st.mtimeMs > 2000) namedFiles.set(file, { stamp, files });
   return files;
 }
 
