@@ -137,16 +137,26 @@ export async function explainCommand(argv: string[]): Promise<number> {
       const total = addPasses({ forward: 0, gradient: 0 }, perTarget, targets);
       const progress = new Progress({ json: values.json, redraw: false });
       if (weight(total) >= MEASURE_FROM) progress.warn(await measureSeconds(pool, common, model, total), describePasses(total));
-      // Progress lines (not on a terminal) when there is more than one map to wait for, weighted by passes.
+      // Progress lines (not on a terminal), weighted by passes: when there is more than one map to
+      // wait for, or one long one (the methods that split their work say how far their map is).
       let done = 0;
+      const running = new Map<string, number>();
+      const methodWeight = (id: string) => weight(perMethod.get(id) ?? { forward: 1, gradient: 0 });
       const step = (w: number, what: string) => {
         done += w;
-        progress.update(done / Math.max(1, targets * weight(perTarget)), what);
+        let partial = 0;
+        for (const [id, f] of running) partial += f * methodWeight(id);
+        progress.update((done + partial) / Math.max(1, targets * weight(perTarget)), what);
       };
-      const onEvent = methods.length * targets > 1 ? (name: string, data: unknown) => {
-        if (name === 'map') {
+      const onEvent = methods.length * targets > 1 || weight(total) >= MEASURE_FROM ? (name: string, data: unknown) => {
+        if (name === 'progress') {
+          const e = data as ExplainEvents['progress'];
+          running.set(e.id, e.percent / 100);
+          step(0, e.id);
+        } else if (name === 'map') {
           const m = data as ExplainEvents['map'];
-          step(weight(perMethod.get(m.method) ?? { forward: 1, gradient: 0 }), `${m.method} map${targets > 1 ? ` for class ${m.target}` : ''}`);
+          running.delete(m.method);
+          step(methodWeight(m.method), `${m.method} map${targets > 1 ? ` for class ${m.target}` : ''}`);
         } else if (name === 'metrics') {
           step(weight(metricPasses), `${(data as ExplainEvents['metrics']).result.method} metrics`);
         }

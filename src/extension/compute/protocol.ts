@@ -81,10 +81,13 @@ export type WorkerToHost =
 
 /** Between a worker that spreads shards (the lead) and a helper, over their own port. */
 export type LeadToHelper =
-  | { t: 'start'; kind: string; payload: unknown; model: ModelRef }
+  /** `progress`: the lead listens to how far each shard is (send `progress` messages). */
+  | { t: 'start'; kind: string; payload: unknown; model: ModelRef; progress: boolean }
   | { t: 'shard'; index: number }
   | { t: 'end' };
 
 export type HelperToLead =
   | { t: 'result'; index: number; value: unknown }
+  /** Shard `index` is this far (0..1); its result follows. */
+  | { t: 'progress'; index: number; fraction: number }
   | { t: 'error'; index: number; error: WireError };

@@ -27,7 +27,16 @@ export interface ShardContext {
   onEnd(f: () => void | Promise<void>): void;
   /** Where nested work may spread to (absent: it runs here). */
   spread?: Spread;
+  /**
+   * Reports how far the running shard is, 0..1, to the spread's `onProgress` (set per shard when
+   * someone listens): a shard that is one long method's map tells how far that map is.
+   */
+  progress?: (fraction: number) => void;
 }
+
+/** Where a spread reports: each result as it arrives, and a running shard's own progress. */
+export type ShardResultHandler<R> = (index: number, result: R) => void;
+export type ShardProgressHandler = (index: number, fraction: number) => void;
 
 export interface ShardKind<P = unknown, R = unknown> {
   /** Unique name (the pool sends it to other workers). */
@@ -38,14 +47,16 @@ export interface ShardKind<P = unknown, R = unknown> {
 export interface Spread {
   /**
    * Computes shards 0..count−1 of `kind`, wherever there is a free worker; `onResult` sees each
-   * result as it arrives (in any order); the returned array is in index order.
+   * result as it arrives (in any order), `onProgress` what running shards report of themselves;
+   * the returned array is in index order.
    */
-  run<P, R>(kind: ShardKind<P, R>, payload: P, count: number, onResult?: (index: number, result: R) => void): Promise<R[]>;
+  run<P, R>(kind: ShardKind<P, R>, payload: P, count: number, onResult?: ShardResultHandler<R>, onProgress?: ShardProgressHandler): Promise<R[]>;
 }
 
 /** Runs a spread's shards here, in order: what a worker does alone. */
 export async function runLocally<P, R>(
-  kind: ShardKind<P, R>, payload: P, count: number, base: Omit<ShardContext, 'state' | 'onEnd'>, onResult?: (index: number, result: R) => void,
+  kind: ShardKind<P, R>, payload: P, count: number, base: Omit<ShardContext, 'state' | 'onEnd' | 'progress'>,
+  onResult?: ShardResultHandler<R>, onProgress?: ShardProgressHandler,
 ): Promise<R[]> {
   const ends: Array<() => void | Promise<void>> = [];
   const ctx: ShardContext = { ...base, state: new Map(), onEnd: (f) => void ends.push(f) };
@@ -54,6 +65,7 @@ export async function runLocally<P, R>(
     for (let i = 0; i < count; i++) {
       throwIfCancelled(base.signal);
       if (i > 0) await yieldToEventLoop();
+      ctx.progress = onProgress && ((f) => onProgress(i, f));
       out.push(await kind.run(payload, i, ctx));
       onResult?.(i, out[i]);
     }
@@ -66,7 +78,7 @@ export async function runLocally<P, R>(
 /** `spread.run` when a spread is given, else the shards here. */
 export function spreadShards<P, R>(
   spread: Spread | undefined, kind: ShardKind<P, R>, payload: P, count: number,
-  base: Omit<ShardContext, 'state' | 'onEnd'>, onResult?: (index: number, result: R) => void,
+  base: Omit<ShardContext, 'state' | 'onEnd' | 'progress'>, onResult?: ShardResultHandler<R>, onProgress?: ShardProgressHandler,
 ): Promise<R[]> {
-  return spread ? spread.run(kind, payload, count, onResult) : runLocally(kind, payload, count, base, onResult);
+  return spread ? spread.run(kind, payload, count, onResult, onProgress) : runLocally(kind, payload, count, base, onResult, onProgress);
 }

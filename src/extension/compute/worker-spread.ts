@@ -8,7 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { CancelledError, throwIfCancelled } from '../../shared/errors';
 import { yieldToEventLoop } from '../util/event-loop';
 import { FromWorker, type HelperToLead, type LeadToHelper, type ModelRef, type WorkerToHost } from './protocol';
-import type { ShardContext, ShardKind, Spread } from './spread';
+import type { ShardContext, ShardKind, ShardProgressHandler, ShardResultHandler, Spread } from './spread';
 import { fromWire, toWire } from './wire-error';
 
 /** What a spread needs from its worker. */
@@ -44,7 +44,8 @@ export class LeadSpread {
     private readonly payload: unknown,
     private readonly count: number,
     private readonly model: ModelRef,
-    private readonly onResult?: (index: number, result: unknown) => void,
+    private readonly onResult?: ShardResultHandler<unknown>,
+    private readonly onProgress?: ShardProgressHandler,
   ) {
     this.results = new Array<unknown>(count);
     this.done = new Array<boolean>(count).fill(false);
@@ -79,6 +80,10 @@ export class LeadSpread {
     }
     this.helpers.set(helper, link);
     port.on('message', (m: HelperToLead) => {
+      if (m.t === 'progress') {
+        if (!this.done[m.index]) this.onProgress?.(m.index, m.fraction);
+        return;
+      }
       if (m.t === 'error' && m.index < 0) {
         // The helper could not take part (e.g. it could not load the model): compute its shard here.
         this.lostHelper(helper);
@@ -89,7 +94,7 @@ export class LeadSpread {
       else this.fail(fromWire(m.error));
       this.feed(helper, link);
     });
-    port.postMessage({ t: 'start', kind: this.kind.kind, payload: this.payload, model: this.model } satisfies LeadToHelper);
+    port.postMessage({ t: 'start', kind: this.kind.kind, payload: this.payload, model: this.model, progress: this.onProgress !== undefined } satisfies LeadToHelper);
     this.feed(helper, link);
   }
 
@@ -130,6 +135,8 @@ export class LeadSpread {
         if (index !== undefined) {
           if (!first) await yieldToEventLoop();
           first = false;
+          const onProgress = this.onProgress;
+          ctx.progress = onProgress && ((f) => onProgress(index, f));
           this.store(index, await this.kind.run(this.payload, index, ctx));
           continue;
         }
@@ -161,14 +168,15 @@ export class PoolSpread implements Spread {
     private readonly base: Omit<ShardContext, 'state' | 'onEnd' | 'spread'>,
   ) {}
 
-  async run<P, R>(kind: ShardKind<P, R>, payload: P, count: number, onResult?: (index: number, result: R) => void): Promise<R[]> {
+  async run<P, R>(kind: ShardKind<P, R>, payload: P, count: number, onResult?: ShardResultHandler<R>, onProgress?: ShardProgressHandler): Promise<R[]> {
     const ends: Array<() => void | Promise<void>> = [];
     const ctx: ShardContext = { ...this.base, spread: this, state: new Map(), onEnd: (f) => void ends.push(f) };
     const id = this.host.nextSpreadId();
-    const lead = new LeadSpread(this.host, id, this.job, kind as ShardKind, payload, count, this.model, onResult as ((i: number, r: unknown) => void) | undefined);
+    const lead = new LeadSpread(this.host, id, this.job, kind as ShardKind, payload, count, this.model, onResult as ShardResultHandler<unknown> | undefined, onProgress);
     if (count > 1) this.host.spreads.set(id, lead);
     try {
       if (count > 1) return (await lead.run(ctx)) as R[];
+      if (count === 1) ctx.progress = onProgress && ((f) => onProgress(0, f));
       const results = count === 1 ? [await kind.run(payload, 0, ctx)] : [];
       if (count === 1) onResult?.(0, results[0]);
       return results;
@@ -190,7 +198,7 @@ export function assist(
   makeContext: (model: ModelRef, use: (ctx: Omit<ShardContext, 'state' | 'onEnd'>) => Promise<void>) => Promise<void>,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
-    let started: { release: () => void; ctx: ShardContext; ends: Array<() => void | Promise<void>>; kind: ShardKind; payload: unknown } | undefined;
+    let started: { release: () => void; ctx: ShardContext; ends: Array<() => void | Promise<void>>; kind: ShardKind; payload: unknown; progress: boolean } | undefined;
     let chain = Promise.resolve();
     let finished = false;
     const finish = async () => {
@@ -211,7 +219,7 @@ export function assist(
           await new Promise<void>((ready, failed) => {
             makeContext(m.model, (base) => new Promise<void>((release) => {
               const ends: Array<() => void | Promise<void>> = [];
-              started = { release, ends, kind, payload: m.payload, ctx: { ...base, signal, state: new Map(), onEnd: (f) => void ends.push(f) } };
+              started = { release, ends, kind, payload: m.payload, progress: m.progress, ctx: { ...base, signal, state: new Map(), onEnd: (f) => void ends.push(f) } };
               ready();
             })).catch(failed);
           });
@@ -219,7 +227,9 @@ export function assist(
           try {
             if (!started) throw new Error('a shard before the start');
             if (signal.aborted) throw new CancelledError();
-            const value = await started.kind.run(started.payload, m.index, started.ctx);
+            const index = m.index;
+            started.ctx.progress = started.progress ? (fraction) => port.postMessage({ t: 'progress', index, fraction } satisfies HelperToLead) : undefined;
+            const value = await started.kind.run(started.payload, index, started.ctx);
             port.postMessage({ t: 'result', index: m.index, value } satisfies HelperToLead);
           } catch (err) {
             port.postMessage({ t: 'error', index: m.index, error: toWire(err) } satisfies HelperToLead);

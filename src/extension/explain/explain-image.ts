@@ -61,12 +61,14 @@ export interface ExplainImageOptions {
   /** Compute faithfulness metrics for every map (after all maps are drawn); `box` in image pixels. */
   metrics?: Omit<FaithfulnessOptions, 'signal' | 'batchSize' | 'seed'>;
   signal?: AbortSignal;
-  /** Called before each method starts. */
+  /** Called as each method's map is done, before onMap (`index`: how many were done before it). */
   onMethod?: (method: Explainer, index: number) => void;
   /** Called as soon as the predictions are known, before any map. */
   onPredictions?: (predictions: Prediction[], target: Prediction) => void;
   /** Called with each map as soon as it is ready. */
   onMap?: (result: MethodResult) => void;
+  /** How far a running method's map is (0..1), for the methods that can tell (those that split their work). */
+  onMethodProgress?: (method: Explainer, fraction: number) => void;
   /**
    * A map computed earlier for the same image, model checkpoint, target, layer and method, to
    * show again instead of recomputing (the panel, when only the method selection changed).
@@ -184,7 +186,7 @@ async function runMethods(opts: ExplainImageOptions, index: number, p: Prepared 
     const result: MethodResult = { method: method.id, label: method.label, target: index, map: r.map, upsampled: r.upsampled, shape: [p.h, p.w], ms: r.ms };
     maps[todo[k]] = result;
     opts.onMap?.(result);
-  });
+  }, opts.onMethodProgress && ((k, fraction) => opts.onMethodProgress?.(opts.methods[todo[k]], fraction)));
   return maps as MethodResult[];
 }
 

@@ -60,7 +60,7 @@ export const gridMethodShard: ShardKind<GridPayload, GridMap> = {
     const map = await method.explain({
       adapter: ctx.adapter, input, target: p.target, layer: p.layer, signal: ctx.signal, params: p.params[i], seed: p.seed,
       black, inputRange: p.range, batchSize: p.batchSize ?? autoBatchSize(ctx.adapter, method.needs.gradients ? 'gradient' : 'forward'),
-      spread: ctx.spread,
+      spread: ctx.spread, onProgress: ctx.progress,
     });
     const ms = performance.now() - t0;
     const note = degenerateMapNote(map.data, method.family);

@@ -20,6 +20,7 @@ import { readBox } from '../image/boxes';
 import { COMMANDS } from '../settings/ids';
 import { PanelBase } from './panel-base';
 import { DeferredProgress } from './deferred-progress';
+import { MethodProgress } from './method-progress';
 import type { PanelServices } from './services';
 import type { ComputePool } from '../compute/pool';
 import type { ModelInfo } from '../compute/jobs/describe';
@@ -213,11 +214,13 @@ export class ExplainPanel extends PanelBase<ExplainToHost, ExplainToWebview> {
       metrics: withMetrics ? { box } : undefined,
       reuse: [...cached.entries()].filter(([k]) => k.split('|')[1] === layer).map(([, m]) => m),
     };
+    const bar = new MethodProgress(new Map(methods.map((m) => [m.id, m.label])));
     const on: { [K in keyof ExplainEvents]: (e: ExplainEvents[K]) => void } = {
       predictions: (e) => {
         if (run.current) this.post({ type: MessageType.Predictions, requestId, predictions: e.predictions, target: e.target, checkpoint: e.checkpoint });
       },
-      method: (e) => progress.report({ message: `${methods.find((m) => m.id === e.id)?.label ?? e.id} (${e.index + 1}/${methods.length})`, increment: 100 / (methods.length + 1) }),
+      progress: (e) => progress.report(bar.progress(e.id, e.percent)),
+      method: (e) => progress.report(bar.done(e.id, e.index)),
       map: (m) => {
         if (cached.size >= MAX_CACHED_MAPS) cached.delete(cached.keys().next().value!);
         cached.set(cacheKey(m.method, m.target), m);

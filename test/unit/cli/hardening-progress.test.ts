@@ -69,6 +69,15 @@ test('explain with several maps, stderr not a terminal: a progress line per 10% 
   assert.equal(JSON.parse(r.stdout).maps.length, 3, 'stdout is the JSON alone');
 });
 
+test('explain with one long map, stderr not a terminal: the method says how far it is, a line per 10% step', () => {
+  // 120 gradient passes: long enough to be measured and followed, short enough for a test.
+  const r = cli(['explain', p('img.png'), '--model', SHAPES, '--backend', 'cpu', '--method', 'smoothgrad', '--param', 'samples=120', '--out', p('one-long')], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const steps = progressSteps(r.stderr);
+  assert.ok(steps.length >= 5, `progress inside the one map, not only its end: ${steps}`);
+  assert.match(r.stderr, /^\d+% smoothgrad \(/m);
+});
+
 test('sanity, stderr not a terminal: progress lines per 10% step instead of a redrawn line', () => {
   const r = cli(['sanity', p('img.png'), '--model', SHAPES, '--backend', 'cpu', '--methods', 'gradient'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);

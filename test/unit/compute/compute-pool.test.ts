@@ -57,6 +57,21 @@ describe('compute pool', () => {
     assert.equal(result.maps.length, 2);
   });
 
+  test('methods that split their work say how far each map is: whole percents, rising, below 100, before the map', async () => {
+    const seen: Array<{ name: string; data: unknown }> = [];
+    const args = explainArgs(['gradcam', 'smoothgrad', 'ig'], { params: { 'smoothgrad.samples': 48, 'ig.steps': 96 } });
+    await pool(2).run<ExplainImageResult>('explain', args, { model, onEvent: (name, data) => seen.push({ name, data }) });
+    for (const id of ['smoothgrad', 'ig']) {
+      const percents = seen.flatMap((e) => (e.name === 'progress' && (e.data as { id: string }).id === id ? [(e.data as { percent: number }).percent] : []));
+      assert.ok(percents.length >= 3, `${id}: ${percents.length} progress events`);
+      assert.ok(percents.every((v, i) => Number.isInteger(v) && v > 0 && v < 100 && (i === 0 || v > percents[i - 1])), `${id}: ${percents}`);
+      const lastProgress = seen.map((e) => e.name === 'progress' && (e.data as { id: string }).id === id).lastIndexOf(true);
+      const map = seen.findIndex((e) => e.name === 'map' && (e.data as MethodResult).method === id);
+      assert.ok(lastProgress < map, `${id}: progress before the map`);
+    }
+    assert.ok(!seen.some((e) => e.name === 'progress' && (e.data as { id: string }).id === 'gradcam'), 'Grad-CAM is one pass: no progress of its own');
+  });
+
   test('a cancel stops a cooperative job, and the worker takes the next one', async () => {
     // A long grace period: on a loaded machine the worker must still stop by itself.
     const p = pool(1, 60_000);
