@@ -19,6 +19,7 @@ import { OnnxRandomizer, weightsRandomized } from './randomizer';
 import type { OrtForward } from './ort-session';
 import { logicalShape, OnnxRuntime, presentedNhwc, type Layout, type RunOptions, type Val } from './runtime';
 import { nodeScopes } from './scopes';
+import { safeLine } from '../../../util/excerpt';
 
 /** Nodes that pass their input through at inference. */
 const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Flatten']);
@@ -70,6 +71,7 @@ export class OnnxModelAdapter implements ModelAdapter {
   constructor(readonly graph: OnnxGraph, private readonly opts: OnnxAdapterOptions = {}) {
     const file = graph.file;
     if (graph.inputs.length !== 1) throw new UserError(`${file} has ${graph.inputs.length} inputs (${graph.inputs.map((i) => i.name).join(', ')}); one image input is expected`);
+    if (!graph.outputs[0]) throw new UserError(`${file} declares no output: its graph's output list is ${graph.outputs.length === 0 ? 'empty' : 'an unnamed value'}`);
     const input = graph.inputs[0];
     this.inputName = input.name;
     const dims = input.dims;
@@ -106,7 +108,8 @@ export class OnnxModelAdapter implements ModelAdapter {
     // The large weights are read now, into the memory the probe's temporaries used.
     graph.weights.materialize();
     const logits = this.values.get(this.logitsName);
-    if (!logits) throw new UserError(`${file}: the output ${this.logitsName} is not computed from the image`);
+    if (!logits) throw new UserError(`${file}: the output ${safeLine(this.logitsName)} is not computed from the image`);
+    if (!logits.dynamic) throw new UserError(`${file}: the output ${safeLine(this.logitsName)} does not depend on the image (nothing connects the input ${safeLine(this.inputName)} to it)`);
     this.outputSize = logits.shape.slice(1).reduce((a, b) => a * b, 1);
     // PyTorch classifiers return logits and apply the softmax outside the model (in the loss, or
     // F.softmax at inference): with no head in the graph and several outputs, the probabilities
@@ -142,7 +145,14 @@ export class OnnxModelAdapter implements ModelAdapter {
 
   private isFeature(name: string): boolean {
     const v = this.values.get(name);
-    return v !== undefined && v.dynamic && v.dtype === 'float32';
+    return v !== undefined && v.dynamic && v.dtype === 'float32' && this.leadsToLogits(name);
+  }
+
+  private upstream?: Set<string>;
+  /** Whether the logits are computed from `value` (a layer must be, for a gradient to reach it). */
+  private leadsToLogits(value: string): boolean {
+    this.upstream ??= new Set([this.inputName, ...this.runtime.plan([this.logitsName], new Set([this.inputName])).flatMap((n) => n.outputs)]);
+    return this.upstream.has(value);
   }
 
   /** Module paths resolved to the last node of their scope; node names when the export has no scopes. */
@@ -272,6 +282,7 @@ export class OnnxModelAdapter implements ModelAdapter {
 
   layerGradient(x: tf.Tensor4D, layer: string, target: Target, opts: GradientOptions = {}): LayerGradient {
     const value = this.valueOf(layer);
+    if (!this.leadsToLogits(value)) throw new UserError(`${this.graph.file}: the output is not computed from ${safeLine(layer)}, so no gradient reaches it; pick a layer on the way from the image to the output`);
     const boundary = this.boundaryOf(value).filter((b) => b !== value);
     return tf.tidy(() => {
       const [activation, grad, scores] = this.batched(x, (xi) => {

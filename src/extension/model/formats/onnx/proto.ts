@@ -355,14 +355,39 @@ export function elementBytes(dataType: number): number | undefined {
   return ELEM_BYTES[dataType];
 }
 
+/** Elements a tensor of a model may have: 2³¹ − 1, what a typed array of 1-byte values can hold. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+
+/** A TensorProto's dims, checked: whole numbers ≥ 0 whose product a typed array can hold. */
+function shapeOf(t: TensorProto): { shape: number[]; n: number } {
+  const what = `the tensor ${safeLine(t.name || '(unnamed)')}`;
+  const shape = t.dims.map(toNumber);
+  const bad = shape.find((d) => !Number.isSafeInteger(d) || d < 0);
+  if (bad !== undefined) throw new UserError(`${what} has the dimension ${bad} (dimensions are whole numbers ≥ 0)`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_TENSOR_ELEMENTS) throw new UserError(`${what} has the shape [${shape.join(', ')}]: ${n.toPrecision(3)} values, more than the ${MAX_TENSOR_ELEMENTS} a tensor can hold`);
+  return { shape, n };
+}
+
+/** How many values a TensorProto stores in its typed field (when it has no raw or external bytes). */
+function storedValues(t: TensorProto): number {
+  switch (t.data_type) {
+    case DataType.FLOAT: return t.float_data.length;
+    case DataType.DOUBLE: return t.double_data.length;
+    case DataType.INT64: return t.int64_data.length;
+    case DataType.UINT32: case DataType.UINT64: return t.uint64_data.length;
+    default: return t.int32_data.length;
+  }
+}
+
 /**
  * The errors valuesFromProto would throw for `t` (a missing or short external file, too few
  * bytes, a type XAI Lens does not read), found without reading external data: a tensor read
  * later fails at load as one read at once would.
  */
 export function checkTensorProto(t: TensorProto, external?: ExternalData): void {
-  const n = t.dims.map(toNumber).reduce((a, b) => a * b, 1);
-  const what = `the tensor ${t.name || '(unnamed)'}`;
+  const { n } = shapeOf(t);
+  const what = `the tensor ${safeLine(t.name || '(unnamed)')}`;
   if (ELEM_BYTES[t.data_type] === undefined) throw new UserError(`${what} holds ${dataTypeName(t.data_type)} values, which XAI Lens does not read`);
   const ext = externalDataOf(t);
   if (ext) {
@@ -371,14 +396,15 @@ export function checkTensorProto(t: TensorProto, external?: ExternalData): void 
     if (ext.length !== undefined && ext.length < n * ELEM_BYTES[t.data_type]) {
       throw new UserError(`${what} has ${ext.length} bytes of data for ${n} ${dataTypeName(t.data_type)} values`);
     }
-  } else if (t.raw_data && t.raw_data.length > 0 && t.raw_data.length < n * ELEM_BYTES[t.data_type]) {
-    throw new UserError(`${what} has ${t.raw_data.length} bytes of data for ${n} ${dataTypeName(t.data_type)} values`);
+  } else if (t.raw_data && t.raw_data.length > 0) {
+    if (t.raw_data.length < n * ELEM_BYTES[t.data_type]) throw new UserError(`${what} has ${t.raw_data.length} bytes of data for ${n} ${dataTypeName(t.data_type)} values`);
+  } else if (storedValues(t) !== n) {
+    throw new UserError(`${what} stores ${storedValues(t)} values for its ${n} (shape [${t.dims.map(toNumber).join(', ')}])`);
   }
 }
 
 export function valuesFromProto(t: TensorProto, external?: ExternalData): ProtoValues {
-  const shape = t.dims.map(toNumber);
-  const n = shape.reduce((a, b) => a * b, 1);
+  const { shape, n } = shapeOf(t);
   const ext = externalDataOf(t);
   const elemBytes = ELEM_BYTES;
   let raw = t.raw_data && t.raw_data.length > 0 ? t.raw_data : undefined;
@@ -386,9 +412,12 @@ export function valuesFromProto(t: TensorProto, external?: ExternalData): ProtoV
     if (!external) throw new UserError(`the tensor ${t.name} is stored outside the model, where it cannot be read`);
     raw = external.bytes(t, ext.location, ext.offset, ext.length, n * (elemBytes[t.data_type] ?? 0));
   }
-  const what = `the tensor ${t.name || '(unnamed)'}`;
+  const what = `the tensor ${safeLine(t.name || '(unnamed)')}`;
   if (raw && elemBytes[t.data_type] !== undefined && raw.length < n * elemBytes[t.data_type]) {
     throw new UserError(`${what} has ${raw.length} bytes of data for ${n} ${dataTypeName(t.data_type)} values`);
+  }
+  if (!raw && elemBytes[t.data_type] !== undefined && storedValues(t) !== n) {
+    throw new UserError(`${what} stores ${storedValues(t)} values for its ${n} (shape [${shape.join(', ')}])`);
   }
   const float = (values: Float32Array): ProtoValues => ({ values, shape, dtype: 'float32' });
   const int = (values: Int32Array): ProtoValues => ({ values, shape, dtype: 'int32' });

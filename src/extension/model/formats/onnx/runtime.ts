@@ -14,6 +14,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ReluBackward } from '../../types';
 import type { OnnxGraph, OnnxNode } from './graph';
 import type { OpTable } from './ops/op-types';
+import { UserError } from '../../../../shared/errors';
+
+/**
+ * Why a node failed on the probe run, in words: JavaScript's allocation errors (an attribute or a
+ * shape that asks for an impossible tensor) say so; the rest keep their first line.
+ */
+function probeFailure(node: OnnxNode, err: unknown): Error {
+  if (err instanceof UserError) return err;
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  const size = /Invalid typed array length: (\S+)/.exec(message);
+  const reason = size ? `it would make a tensor of ${Number(size[1]).toPrecision(3)} values`
+    : /Invalid array length|Array buffer allocation failed/.test(message) ? 'it would make a tensor larger than memory holds'
+      : message;
+  return new Error(`its ${node.opType} node ${node.name || `#${node.index}`} fails: ${reason}`);
+}
 
 /** A value: the tensor, and whether it is a 4-D NCHW value held NHWC. */
 export interface Val {
@@ -203,10 +218,15 @@ export class OnnxRuntime {
           if (e.alt && e.alt !== had) made.push(e.alt);
           return t;
         };
-        const r = tf.tidy(() => {
-          const done = this.execute(node, node.inputs.map(get), track(logical), track(channelsLast), opts);
-          return { outputs: done.outputs, nhwc: done.nhwc, made };
-        });
+        let r;
+        try {
+          r = tf.tidy(() => {
+            const done = this.execute(node, node.inputs.map(get), track(logical), track(channelsLast), opts);
+            return { outputs: done.outputs, nhwc: done.nhwc, made };
+          });
+        } catch (err) {
+          throw probeFailure(node, err);
+        }
         ({ outputs, nhwc } = r);
       } else {
         ({ outputs, nhwc } = this.execute(node, node.inputs.map(get), logical, channelsLast, opts));
