@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { layers as tfl } from '@tensorflow/tfjs-layers';
 import type { ReluBackward } from './types';
+import { dilateFilter } from './dilate-filter';
 
 type Layer = tfl.Layer;
 
@@ -120,14 +121,44 @@ function convOp(layer: Layer): LayerOp | undefined {
   };
 }
 
-/** True when a conv layer has a functional form here (channels-last, no dilation). */
-export function convFusable(layer: Layer): boolean {
+/** A dilated kernel's taps may span at most this many pixels (spreading it makes a kernel this wide). */
+const MAX_DILATED_SPAN = 1024;
+
+/**
+ * A conv layer's dilation when it has a functional form here: channels-last, whole dilation rates
+ * ≥ 1 whose spread kernel stays small, stride 1 when dilated (as Keras requires). tfjs has no
+ * gradient for dilated convolutions, so a dilated kernel is spread (dilate-filter.ts) and run
+ * with dilation 1: the same values, and a gradient.
+ */
+function fusableDilation(layer: Layer): [number, number] | undefined {
   const className = layer.getClassName();
-  if (className !== 'Conv2D' && className !== 'DepthwiseConv2D') return false;
+  if (className !== 'Conv2D' && className !== 'DepthwiseConv2D') return undefined;
   const cfg = layer.getConfig() as Config;
   const dilations = pair(cfg.dilationRate, 1);
-  // tfjs has no input gradient for dilated convolutions; tfjs-layers handles those.
-  return cfg.dataFormat !== 'channelsFirst' && dilations[0] === 1 && dilations[1] === 1 && (cfg.depthMultiplier ?? 1) >= 1;
+  const kernel = pair(cfg.kernelSize, 1);
+  const strides = pair(cfg.strides, 1);
+  if (cfg.dataFormat === 'channelsFirst' || !((cfg.depthMultiplier ?? 1) >= 1)) return undefined;
+  if (!dilations.every((d) => Number.isInteger(d) && d >= 1)) return undefined;
+  if (dilations.some((d) => d > 1) && strides.some((st) => st !== 1)) return undefined;
+  if (kernel.some((k, i) => (k - 1) * dilations[i] + 1 > MAX_DILATED_SPAN)) return undefined;
+  return dilations;
+}
+
+/** True when a conv layer has a functional form here (see fusableDilation). */
+export function convFusable(layer: Layer): boolean {
+  return fusableDilation(layer) !== undefined;
+}
+
+/**
+ * Why TensorFlow.js computes no gradient through `layer` (a dilated convolution without a
+ * functional form here), or undefined.
+ */
+export function noGradientThrough(layer: Layer): string | undefined {
+  const cfg = layer.getConfig() as Config;
+  if (!('dilationRate' in cfg) || convFusable(layer)) return undefined;
+  const dilations = Array.isArray(cfg.dilationRate) ? cfg.dilationRate : [cfg.dilationRate];
+  if (dilations.every((d) => d === undefined || d === null || d === 1)) return undefined;
+  return `TensorFlow.js computes no gradient through the ${layer.getClassName()} layer ${layer.name} (dilation rate ${dilations.join('×')})`;
 }
 
 /**
@@ -145,6 +176,8 @@ export type CachingLayerOp = LayerOp & {
 export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActivation): CachingLayerOp {
   const cfg = conv.getConfig() as Config;
   const depthwise = conv.getClassName() === 'DepthwiseConv2D';
+  const dilations = fusableDilation(conv) ?? [1, 1];
+  const dilated = dilations[0] > 1 || dilations[1] > 1;
   const strides = pair(cfg.strides, 1);
   const pad = cfg.padding as 'same' | 'valid';
   // As tfjs-layers decides (`if (this.useBias)`): any falsy useBias leaves the layer without a bias.
@@ -158,9 +191,10 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
       kernel = tf.mul(kernel, depthwise ? tf.reshape(mul, [c, m]) : mul) as tf.Tensor4D;
       bias = (bias ? tf.add(tf.mul(bias, mul), shift) : shift) as tf.Tensor1D;
     }
+    if (dilated) kernel = dilateFilter(kernel, dilations);
     return { kernel, bias };
   };
-  // The folded kernel and bias, made once per set of weight buffers (again when a weight is
+  // The folded (and, when dilated, spread) kernel and bias, made once per set of weight buffers (again when a weight is
   // re-assigned, e.g. by the randomizer): folding per call would copy the kernel every time and
   // make XNNPACK re-pack it, since it keys its packed operators on the filter's buffer.
   let folded: { ids: tf.DataId[]; kernel: tf.Tensor4D; bias: tf.Tensor1D | undefined } | undefined;
@@ -169,8 +203,8 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
     folded = undefined;
   };
   const weights = (): { kernel: tf.Tensor4D; bias: tf.Tensor1D | undefined } => {
-    if (!bn) return fold();
-    const ids = [...conv.weights, ...bn.weights].map((w) => w.read().dataId);
+    if (!bn && !dilated) return fold();
+    const ids = [...conv.weights, ...(bn?.weights ?? [])].map((w) => w.read().dataId);
     if (folded && !folded.kernel.isDisposed && folded.ids.length === ids.length && folded.ids.every((id, i) => id === ids[i])) return folded;
     dropFolded();
     const made = tf.tidy(() => {
@@ -204,7 +238,7 @@ export function convChainOp(conv: Layer, bn: Layer | undefined, act: FusableActi
   };
   op.dispose = dropFolded;
   op.prepare = () => {
-    if (bn) weights();
+    if (bn || dilated) weights();
   };
   return op;
 }

@@ -9,6 +9,15 @@ import { lastSpatialLayer, layerNotFound } from './layer-info';
 import { LayersRandomizer } from './layers-randomizer';
 import type { AttentionModel } from '../attention/attention-model';
 import { attentionOfLayersModel } from './layers-attention';
+import { noGradientThrough } from './layer-ops';
+import { safeLine } from '../util/excerpt';
+
+type AnyLayer = LayersModel['layers'][number];
+
+/** The model's layers and those of the models nested in it. */
+function everyLayer(model: { layers: AnyLayer[] }): AnyLayer[] {
+  return model.layers.flatMap((l) => ('layers' in l && Array.isArray((l as { layers?: unknown }).layers) ? [l, ...everyLayer(l as unknown as { layers: AnyLayer[] })] : [l]));
+}
 
 export class LayersModelAdapter implements ModelAdapter {
   /** Every ReLU/ReLU6, fused ones included, takes the backward rule (layers-program.ts). */
@@ -40,7 +49,8 @@ export class LayersModelAdapter implements ModelAdapter {
     const height = h ?? inputSize?.[0];
     const width = w ?? inputSize?.[1];
     if (height == null || width == null) throw new UserError(`${subject} does not fix its input size; pass one with --size <h>x<w>`);
-    if (c !== 1 && c !== 3) throw new UserError(`${subject} expects ${c} channels per pixel; images give 1 (gray) or 3 (RGB)`);
+    if (![height, width].every((d) => Number.isInteger(d) && d > 0)) throw new UserError(`${subject} takes images of ${safeLine(String(height))}×${safeLine(String(width))} pixels; sizes are whole numbers ≥ 1`);
+    if (c !== 1 && c !== 3) throw new UserError(`${subject} expects ${safeLine(String(c))} channels per pixel; images give 1 (gray) or 3 (RGB)`);
     this.inputShape = [height, width, c];
     const out = model.outputs[0].shape;
     this.outputSize = out[out.length - 1] ?? 1;
@@ -49,10 +59,36 @@ export class LayersModelAdapter implements ModelAdapter {
       // Folded weights (conv + batch norm) are made here: freed again when a later layer fails.
       this.program.prepare();
       this.layers = this.program.layerInfos();
+      this.probe(subject);
     } catch (err) {
       this.program.dispose();
       throw err;
     }
+    this.noGradient = everyLayer(model).map(noGradientThrough).find((why) => why !== undefined);
+  }
+
+  /** Why gradients cannot be computed (a dilated convolution tfjs cannot differentiate), or undefined. */
+  private readonly noGradient?: string;
+
+  /**
+   * One forward pass on a zero image, so that a model whose layers cannot run on its own input
+   * (a damaged config: a dilation of 0, sizes that do not fit) fails here, in words, and not in
+   * the middle of the first explanation.
+   */
+  private probe(subject: string): void {
+    try {
+      tf.tidy(() => {
+        this.logits(tf.zeros([1, ...this.inputShape]) as tf.Tensor4D);
+      });
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      throw new UserError(`${subject} does not run on a ${this.inputShape[0]}×${this.inputShape[1]} image: ${safeLine(message, 300)}`);
+    }
+  }
+
+  private checkGradient(): void {
+    if (this.noGradient) throw new UserError(`${this.noGradient}; methods that need gradients do not apply to this model (occlusion, RISE and Score-CAM do)`);
   }
 
   get headActivation() {
@@ -92,6 +128,7 @@ export class LayersModelAdapter implements ModelAdapter {
   }
 
   inputGradient(x: tf.Tensor4D, target: Target, opts: GradientOptions = {}): ScoredGradient {
+    this.checkGradient();
     return tf.tidy(() => {
       const f = () => targetScores(this.logitsFrom(new Map([[this.program.inputKey, x]]), opts, true), this.headActivation, target);
       const { value, grads } = tf.engine().gradients(f, [x]);
@@ -101,6 +138,7 @@ export class LayersModelAdapter implements ModelAdapter {
 
   layerGradient(x: tf.Tensor4D, layer: string, target: Target, opts: GradientOptions = {}): LayerGradient {
     const k = this.key(layer);
+    this.checkGradient();
     return tf.tidy(() => {
       // One forward pass up to the cut (and the values that bypass it), then the rest of the
       // network is run from the cut under the tape: forward once, backward once.

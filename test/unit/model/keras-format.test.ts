@@ -38,7 +38,7 @@ function readRef(name: string): Ref {
   return JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.ref.json`), 'utf8')) as Ref;
 }
 
-const MODELS = ['resnet_tiny', 'mobilenet_tiny', 'efficientnet_tiny', 'densenet_tiny', 'nested_tiny', 'sequential_tiny', 'vit_tiny', 'mobilenetv3_small'];
+const MODELS = ['resnet_tiny', 'mobilenet_tiny', 'efficientnet_tiny', 'densenet_tiny', 'nested_tiny', 'sequential_tiny', 'vit_tiny', 'mobilenetv3_small', 'dilated_tiny'];
 const FORMATS: [string, ModelFormat][] = [['.keras', KERAS_V3_FORMAT], ['.h5', KERAS_H5_FORMAT]];
 
 /** max |a − b| relative to max(|b|, 1). */

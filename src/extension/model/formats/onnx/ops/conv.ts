@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attrs, NhwcResult, OpContext, OpDef, OpTable } from './op-types';
-import { dilateFilter, explicitPad, window2D, type Window2D } from './spatial';
+import { explicitPad, window2D, type Window2D } from './spatial';
+import { dilateFilter } from '../../../dilate-filter';
 import { asNhwc, attrInt, attrInts, attrStr, logical, need, opError, stridedAxis, toNchw, toNhwc } from './util';
 
 /** Lifts 1-D Conv operands (N, C, L) to 2-D (N, C, 1, L). */
