@@ -4,12 +4,16 @@
  * node by feeding it together with the input (branches that bypass the node still see the input).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GraphModel } from '@tensorflow/tfjs-converter';
+import type { GraphModel as TfjsGraphModel } from '@tensorflow/tfjs-converter';
+
+/** A graph model however it was loaded (from a handler, or from artifacts already read). */
+export type GraphModel = TfjsGraphModel<string | tf.io.IOHandler | tf.io.IOHandlerSync>;
 import { UserError } from '../../shared/errors';
 import { applyHead, targetScores } from './targets';
 import { lastSpatialLayer, layerNotFound } from './layer-info';
 import type { GradientOptions, HeadActivation, LayerGradient, LayerInfo, ModelAdapter, Randomizer, ScoredGradient, Target } from './types';
 import type { AttentionModel } from '../attention/attention-model';
+import { safeLine } from '../util/excerpt';
 
 interface GraphNode {
   name: string;
@@ -72,8 +76,11 @@ export class GraphModelAdapter implements ModelAdapter {
       this.logitsNode = model.outputs[0].name;
     }
 
-    const order = this.topologicalOrder(nodes, baseName(this.logitsNode));
-    const shapes = this.probeShapes(order.map((n) => n.name));
+    // Layers are the nodes on a path from the image to the logits: a gradient reaches only those.
+    const fromInput = this.dependentsOf(nodes, baseName(this.inputName));
+    if (!fromInput.has(baseName(this.logitsNode))) throw new UserError(`the model's output ${safeLine(this.logitsNode)} does not depend on its input ${safeLine(this.inputName)}`);
+    const order = this.topologicalOrder(nodes, baseName(this.logitsNode)).filter((n) => fromInput.has(n.name));
+    const shapes = this.probe(order.map((n) => n.name));
     this.layers = order
       .filter((n) => shapes.has(n.name))
       .map((n) => {
@@ -105,10 +112,29 @@ export class GraphModelAdapter implements ModelAdapter {
     return order;
   }
 
-  /** Output shapes of nodes, from one probe run on a zero image, in small groups. */
-  private probeShapes(names: string[]): Map<string, number[]> {
+  /** The nodes computed from `source` (and those that only wait for it, `^control` inputs: the gradient probe finds those). */
+  private dependentsOf(nodes: Record<string, GraphNode>, source: string): Set<string> {
+    const reached = new Set<string>([source]);
+    const queue = [source];
+    while (queue.length > 0) {
+      const node = nodes[queue.pop()!];
+      for (const child of node?.children ?? []) {
+        if (reached.has(child.name)) continue;
+        reached.add(child.name);
+        queue.push(child.name);
+      }
+    }
+    return reached;
+  }
+
+  /**
+   * Output shapes of nodes, from one probe run on a zero image (in small groups), and one input
+   * gradient: a graph that cannot run or be differentiated on its own input fails here, in words.
+   */
+  private probe(names: string[]): Map<string, number[]> {
     const shapes = new Map<string, number[]>();
-    const x = tf.zeros([1, ...this.inputShape]);
+    const x = tf.zeros([1, ...this.inputShape]) as tf.Tensor4D;
+    const [h, w] = this.inputShape;
     try {
       for (let i = 0; i < names.length; i += 32) {
         const group = names.slice(i, i + 32);
@@ -117,6 +143,15 @@ export class GraphModelAdapter implements ModelAdapter {
         list.forEach((t, j) => shapes.set(group[j], t.shape));
         tf.dispose(list);
       }
+      tf.tidy(() => {
+        const f = () => tf.sum(this.logitsFrom({ [this.inputName]: x }));
+        tf.engine().gradients(f, [x]);
+      });
+    } catch (err) {
+      const message = safeLine((err instanceof Error ? err.message : String(err)).split('\n')[0], 300);
+      // JavaScript's own errors come from tfjs reading a node of a shape it did not expect.
+      if (err instanceof TypeError || err instanceof RangeError) throw new UserError(`the graph is malformed: TensorFlow.js could not run it on a ${h}×${w} image (${err.name}: ${message})`);
+      throw new UserError(`the graph does not run on a ${h}×${w} image: ${message}`);
     } finally {
       x.dispose();
     }

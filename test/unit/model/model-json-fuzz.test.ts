@@ -1,30 +1,27 @@
 /**
- * Fuzz: 200 seeded random mutations of a valid model.json (the shapes demo model, with metadata
- * inside), each loaded in-process by loadModel, the function the CLI and the compute workers load
- * models with. Mutations: keys deleted or replaced by garbage, types changed, shapes, dtypes,
- * quantization and shard paths changed, huge and negative numbers anywhere, deep nesting, the
- * text truncated. Every load must either succeed or throw a UserError whose message is one line
- * (a JavaScript error from inside tfjs may reach it only framed as a malformed topology), no load
- * may hang, no tensor may be left behind, and memory must stay bounded.
+ * Fuzz: 200 seeded random mutations of a valid model.json, for each kind TF.js saves: a layers
+ * model (the shapes demo model, with metadata inside) and a graph model (a converted CNN's ops:
+ * fused and plain convolutions, a residual add, a concat skip, a mean, a dense head). Each is
+ * loaded in-process by loadModel, the function the CLI and the compute workers load models with,
+ * and, when it loads, run forward and differentiated to the input and to the default layer.
+ * Mutations: keys deleted or replaced by garbage, types changed, shapes, dtypes, quantization and
+ * shard paths changed, huge and negative numbers anywhere, deep nesting, the text truncated; for
+ * the graph model also operators renamed and inputs rewired. Every load and run must succeed or
+ * throw a UserError whose message is one line (a JavaScript error from inside tfjs may reach it
+ * only framed as a malformed topology), none may hang, no tensor may be left behind, and memory
+ * must stay bounded.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { loadModel } from '../../../src/extension/model/load';
-import { UserError } from '../../../src/shared/errors';
 import { mulberry32, type Rng } from '../../../src/extension/util/seeded-random';
+import { fuzzCases, get, mutate, pick, type FuzzSummary, type Json } from '../../helpers/model-fuzz';
+import { writeGraphModel } from '../../helpers/graph-model';
 import { useBackend } from '../../helpers/tf-test';
 
-const FIXTURE = path.join('demo', 'models', 'shapes');
 const CASES = 200;
-/** A load that takes this long hangs. */
-const HANG_MS = 30_000;
-const MAX_RSS = 1.5 * 2 ** 30;
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 let tmp: string;
 before(async () => {
@@ -33,170 +30,77 @@ before(async () => {
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
-
-/** Every place in the document (down to 40 levels): the path of keys and indices to it. */
-function places(doc: Json, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
-  out.push(at);
-  if (at.length >= 40) return out;
-  if (Array.isArray(doc)) doc.forEach((v, i) => places(v, [...at, i], out));
-  else if (doc !== null && typeof doc === 'object') for (const [k, v] of Object.entries(doc)) places(v, [...at, k], out);
-  return out;
-}
-
-function parentOf(doc: Json, at: (string | number)[]): { parent: Json[] | Record<string, Json>; key: string | number } | undefined {
-  if (at.length === 0) return undefined;
-  let cur = doc as Json;
-  for (const k of at.slice(0, -1)) cur = (cur as Record<string, Json>)[k as string];
-  return { parent: cur as Json[] | Record<string, Json>, key: at[at.length - 1] };
-}
-
-function garbage(rng: Rng, depth = 0): Json {
-  const simple: Json[] = [null, true, false, 0, -1, 1.5, -1e308, 1e308, 2 ** 31, 2 ** 53, 1e9, '', 'x', 'float32', '../weights.bin', [], {}];
-  if (depth > 3 || rng() < 0.6) return pick(rng, simple);
-  if (rng() < 0.5) return Array.from({ length: 1 + Math.floor(rng() * 3) }, () => garbage(rng, depth + 1));
-  const o: Record<string, Json> = {};
-  for (let i = 0; i < 1 + Math.floor(rng() * 3); i++) o[pick(rng, ['name', 'shape', 'dtype', 'paths', 'weights', 'config', 'class_name', 'layers', 'x'])] = garbage(rng, depth + 1);
-  return o;
-}
-
-function deep(levels: number): Json {
-  let v: Json = 1;
-  for (let i = 0; i < levels; i++) v = [v];
-  return v;
-}
-
-const SHARD_NAMES = ['../weights.bin', 'sub/../../weights.bin', 'nope.bin', '', 'weights.bin\n', 'a\u0000b', '/weights.bin', 'zero.bin', 'link-out.bin', 'folder', 'weights.bin'];
-const DTYPES: Json[] = ['string', 'float64', 'complex64', 'int8', ' float32', 7, null, 'bool', 'int32'];
-
-/** One random change to the document (or undefined when it picked the text truncation). */
-function mutate(doc: Json, rng: Rng): 'truncate' | void {
-  const all = places(doc);
-  const r = rng();
-  const weights = all.filter((p) => p.length === 4 && p[0] === 'weightsManifest' && p[2] === 'weights');
-  const numbers = all.filter((p) => typeof get(doc, p) === 'number');
-  if (r < 0.08) return 'truncate';
-  if (r < 0.2 && weights.length > 0) {
-    const w = get(doc, pick(rng, weights));
-    if (w === null || typeof w !== 'object' || Array.isArray(w)) return;
-    const shape = Array.isArray(w.shape) ? w.shape : [];
-    const op = Math.floor(rng() * 5);
-    if (op === 0) w.shape = [...shape, pick(rng, [1, 2, 0, -1, 1e9, 1.5])];
-    else if (op === 1) w.shape = shape.slice(1);
-    else if (op === 2) w.dtype = pick(rng, DTYPES);
-    else if (op === 3) w.quantization = pick(rng, [{ dtype: 'uint8', scale: 1e-3, min: -1 }, { dtype: 'float16' }, { dtype: 'int4' }, null, 5] as Json[]);
-    else w.name = pick(rng, ['conv1/kernel', 'nope', '', 5] as Json[]);
-    return;
-  }
-  if (r < 0.3) {
-    const m = (doc as Record<string, Json>).weightsManifest as Json;
-    const g = Array.isArray(m) && m[0] && typeof m[0] === 'object' ? (m[0] as Record<string, Json>) : undefined;
-    if (g) g.paths = pick(rng, [[pick(rng, SHARD_NAMES)], [pick(rng, SHARD_NAMES), 'weights.bin'], [], ['weights.bin', 'weights.bin'], 'weights.bin', [5]] as Json[]);
-    return;
-  }
-  if (r < 0.45 && numbers.length > 0) {
-    set(doc, pick(rng, numbers), pick(rng, [1e9, 2 ** 31, 2 ** 32 + 1, 1e308, -1, -1e9, 0, 0.5, 65536]));
-    return;
-  }
-  const at = pick(rng, all.slice(1));
-  const p = parentOf(doc, at)!;
-  const op = Math.floor(rng() * 5);
-  if (op === 0) {
-    if (Array.isArray(p.parent)) p.parent.splice(p.key as number, 1);
-    else delete p.parent[p.key];
-  } else if (op === 1) {
-    set(doc, at, garbage(rng));
-  } else if (op === 2) {
-    const v = get(doc, at);
-    set(doc, at, typeof v === 'number' ? String(v) : typeof v === 'string' ? v.length : Array.isArray(v) ? Object.fromEntries(v.map((x, i) => [String(i), x])) : v && typeof v === 'object' ? Object.values(v) : 'null');
-  } else if (op === 3) {
-    set(doc, at, deep(pick(rng, [50, 1000])));
-  } else {
-    const v = get(doc, at);
-    if (Array.isArray(v)) v.push(...v.slice(0, 3));
-    else set(doc, at, [v, v]);
-  }
-}
-
-function get(doc: Json, at: (string | number)[]): Json {
-  let cur = doc;
-  for (const k of at) cur = (cur as Record<string, Json>)[k as string];
-  return cur;
-}
-
-function set(doc: Json, at: (string | number)[], v: Json): void {
-  const p = parentOf(doc, at);
-  if (p) (p.parent as Record<string, Json>)[p.key as string] = v;
-}
-
-/** Messages that are JavaScript's own words for a bug, not a sentence about the file. */
-const RAW_JS = /Cannot read propert|is not a function|is not iterable|undefined is not|Cannot convert|Invalid array length|Invalid typed array length|Maximum call stack|of undefined|of null|Array buffer allocation failed|Cannot create property/;
-
-test(`${CASES} seeded mutations of a valid model.json: each loads or fails with one line, none hangs, memory stays bounded`, { timeout: 10 * 60_000 }, async (t) => {
-  // With metadata inside, as a converter writes it: labels (as a list and as an index map) and a preset.
-  const base = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'model.json'), 'utf8')) as Record<string, Json>;
-  base.userDefinedMetadata = { labels: ['circle', 'square', 'triangle'], classNames: { 0: 'circle', 1: 'square', 2: 'triangle' }, preprocess: 'unit' };
-  const original = JSON.stringify(base);
-  const dir = path.join(tmp, 'model');
+/** A model folder with `weights` as weights.bin, and the side files the mutations name. */
+function modelFolder(name: string, weights: Buffer): string {
+  const dir = path.join(tmp, name);
   fs.mkdirSync(path.join(dir, 'folder'), { recursive: true });
-  fs.copyFileSync(path.join(FIXTURE, 'weights.bin'), path.join(dir, 'weights.bin'));
-  fs.writeFileSync(path.join(tmp, 'weights.bin'), fs.readFileSync(path.join(FIXTURE, 'weights.bin')));
+  fs.writeFileSync(path.join(dir, 'weights.bin'), weights);
+  fs.writeFileSync(path.join(tmp, 'weights.bin'), weights);
   if (process.platform !== 'win32') {
     fs.symlinkSync('/dev/zero', path.join(dir, 'zero.bin'));
     fs.symlinkSync(path.join(tmp, 'weights.bin'), path.join(dir, 'link-out.bin'));
   }
-  const file = path.join(dir, 'model.json');
-  const outcomes = new Map<string, number>();
-  const failures: string[] = [];
-  let tensors = tf.memory().numTensors;
-  for (let i = 0; i < CASES; i++) {
-    const rng = mulberry32(0xf022 + i);
-    const doc = JSON.parse(original) as Json;
-    let text: string | undefined;
-    for (let k = 0, n = 1 + Math.floor(rng() * 3); k < n; k++) {
-      if (mutate(doc, rng) === 'truncate') {
-        const s = JSON.stringify(doc);
-        text = s.slice(0, Math.floor(rng() * s.length));
-        break;
-      }
+  return dir;
+}
+
+/** Case i: one to three mutations of `original` (a JSON text), from its own seed. */
+function mutated(original: string, i: number, seed: number, extra?: (doc: Json, rng: Rng) => void): { bytes: string; kind: string } {
+  const rng = mulberry32(seed + i);
+  const doc = JSON.parse(original) as Json;
+  for (let k = 0, n = 1 + Math.floor(rng() * 3); k < n; k++) {
+    if (extra && rng() < 0.3) {
+      extra(doc, rng);
+      continue;
     }
-    fs.writeFileSync(file, text ?? JSON.stringify(doc));
-    let timer: NodeJS.Timeout | undefined;
-    const hang = new Promise<'hang'>((resolve) => (timer = setTimeout(() => resolve('hang'), HANG_MS)));
-    const outcome = await Promise.race([
-      loadModel(file).then((m) => {
-        m.adapter.dispose();
-        return 'loaded';
-      }, (err: unknown) => err),
-      hang,
-    ]);
-    clearTimeout(timer);
-    if (outcome === 'hang') {
-      failures.push(`case ${i}: the load did not end within ${HANG_MS / 1000} s`);
-      break;
-    }
-    if (outcome === 'loaded') {
-      outcomes.set('loaded', (outcomes.get('loaded') ?? 0) + 1);
-    } else {
-      const err = outcome as Error;
-      const message = err instanceof Error ? err.message : String(err);
-      if (!(err instanceof UserError)) failures.push(`case ${i}: ${err instanceof Error ? err.constructor.name : typeof err}: ${message.split('\n')[0]}`);
-      else if (message.includes('\n')) failures.push(`case ${i}: a message of ${message.split('\n').length} lines: ${JSON.stringify(message.slice(0, 200))}`);
-      else if (RAW_JS.test(message) && !/is malformed/.test(message)) failures.push(`case ${i}: a bare JavaScript error: ${message.slice(0, 300)}`);
-      const kind = message.replace(/^.*?model\.json:? ?/, '').replace(/\d+/g, '#').slice(0, 60);
-      outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
-    }
-    const left = tf.memory().numTensors - tensors;
-    if (left !== 0) failures.push(`case ${i}: ${left} tensors left behind (${outcome === 'loaded' ? 'loaded' : (outcome as Error).message?.slice(0, 200)})`);
-    tensors += left;
-    const rss = process.memoryUsage().rss;
-    if (rss > MAX_RSS) {
-      failures.push(`case ${i}: rss ${(rss / 2 ** 20).toFixed(0)} MiB`);
-      break;
+    if (mutate(doc, rng) === 'truncate') {
+      const s = JSON.stringify(doc);
+      return { bytes: s.slice(0, Math.floor(rng() * s.length)), kind: 'truncated' };
     }
   }
-  t.diagnostic(`${outcomes.get('loaded') ?? 0} loaded, ${CASES - (outcomes.get('loaded') ?? 0)} refused with ${outcomes.size - 1} kinds of message`);
+  return { bytes: JSON.stringify(doc), kind: 'mutated' };
+}
+
+function check(t: { diagnostic(s: string): void }, { outcomes, failures }: FuzzSummary): void {
+  t.diagnostic(`${outcomes.get('ran') ?? 0} ran, ${CASES - (outcomes.get('ran') ?? 0)} refused with ${outcomes.size - 1} kinds of message`);
   assert.deepEqual(failures, [], `failures:\n${failures.join('\n')}`);
-  assert.ok((outcomes.get('loaded') ?? 0) > 0, 'some mutations leave a model that loads');
+  assert.ok((outcomes.get('ran') ?? 0) > 0, 'some mutations leave a model that runs');
   assert.ok(outcomes.size > 10, `the mutations reach many different checks: ${[...outcomes.keys()].join(' | ')}`);
+}
+
+const kindOf = (message: string) => message.replace(/^.*?model\.json:? ?/, '');
+
+test(`${CASES} seeded mutations of a valid layers model.json: each runs or fails with one line, none hangs, memory stays bounded`, { timeout: 10 * 60_000 }, async (t) => {
+  const fixture = path.join('demo', 'models', 'shapes');
+  // With metadata inside, as a converter writes it: labels (as a list and as an index map) and a preset.
+  const base = JSON.parse(fs.readFileSync(path.join(fixture, 'model.json'), 'utf8')) as Record<string, Json>;
+  base.userDefinedMetadata = { labels: ['circle', 'square', 'triangle'], classNames: { 0: 'circle', 1: 'square', 2: 'triangle' }, preprocess: 'unit' };
+  const original = JSON.stringify(base);
+  const dir = modelFolder('layers', fs.readFileSync(path.join(fixture, 'weights.bin')));
+  check(t, await fuzzCases(path.join(dir, 'model.json'), CASES, (i) => mutated(original, i, 0xf022), kindOf));
+});
+
+const GRAPH_OPS = ['Conv2D', '_FusedConv2D', 'Relu', 'AddV2', 'ConcatV2', 'Mean', 'MatMul', 'BiasAdd', 'Softmax', 'Identity', 'Reshape', 'Placeholder', 'Const', 'NoSuchOp', ''];
+
+/** Graph-model changes: an operator renamed, an input rewired, dropped or duplicated, a node removed. */
+function graphMutation(doc: Json, rng: Rng): void {
+  const nodes = get(doc, ['modelTopology', 'node']);
+  if (!Array.isArray(nodes) || nodes.length === 0) return;
+  const n = pick(rng, nodes);
+  if (n === null || typeof n !== 'object' || Array.isArray(n)) return;
+  const inputs = Array.isArray(n.input) ? n.input : [];
+  const names = nodes.map((m) => (m && typeof m === 'object' && !Array.isArray(m) ? m.name : null)).filter((s): s is string => typeof s === 'string');
+  const op = Math.floor(rng() * 5);
+  if (op === 0) n.op = pick(rng, GRAPH_OPS);
+  else if (op === 1 && inputs.length > 0) inputs[Math.floor(rng() * inputs.length)] = pick(rng, [...names, 'nope', '^x', 'x:1', '']);
+  else if (op === 2) n.input = inputs.slice(1);
+  else if (op === 3) n.input = [...inputs, ...inputs];
+  else nodes.splice(nodes.indexOf(n), 1);
+}
+
+test(`${CASES} seeded mutations of a valid graph model.json: each runs or fails with one line, none hangs, memory stays bounded`, { timeout: 10 * 60_000 }, async (t) => {
+  const source = path.join(tmp, 'graph-source');
+  writeGraphModel(source);
+  const original = fs.readFileSync(path.join(source, 'model.json'), 'utf8');
+  const dir = modelFolder('graph', fs.readFileSync(path.join(source, 'weights.bin')));
+  check(t, await fuzzCases(path.join(dir, 'model.json'), CASES, (i) => mutated(original, i, 0x6a4f, graphMutation), kindOf));
 });

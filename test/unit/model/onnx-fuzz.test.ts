@@ -12,21 +12,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { loadModel } from '../../../src/extension/model/load';
-import { probabilityBatch } from '../../../src/extension/model/forward';
 import { decodeModel, encodeModel, type AttributeProto, type ModelProto, type TensorProto } from '../../../src/extension/model/formats/onnx/proto';
-import { UserError } from '../../../src/shared/errors';
 import { mulberry32, type Rng } from '../../../src/extension/util/seeded-random';
+import { fuzzCases, pick } from '../../helpers/model-fuzz';
 import { useBackend } from '../../helpers/tf-test';
 
 const FIXTURE = path.join('demo', 'models', 'shapes-pytorch', 'model.onnx');
 const CASES = 200;
-/** A load or run that takes this long hangs. */
-const HANG_MS = 30_000;
-const MAX_RSS = 1.5 * 2 ** 30;
-/** Messages that are JavaScript's own words for a bug, not a sentence about the file. */
-const RAW_JS = /Cannot read propert|is not a function|is not iterable|undefined is not|Cannot convert|Invalid array length|Invalid typed array length|Maximum call stack|of undefined|of null|Array buffer allocation failed|Cannot create property/;
 
 let tmp: string;
 before(async () => {
@@ -36,7 +28,6 @@ before(async () => {
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const int = (rng: Rng, n: number) => Math.floor(rng() * n);
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[int(rng, xs.length)];
 
 const OPS = ['Conv', 'Relu', 'Gemm', 'MatMul', 'Add', 'Reshape', 'Flatten', 'GlobalAveragePool', 'MaxPool', 'Softmax', 'Transpose', 'Concat', 'NoSuchOp', ''];
 const NUMBERS = [0, 1, -1, 2, 3, 7, 1e9, -1e9, 2 ** 31 - 1, 2 ** 31, 2 ** 53];
@@ -152,37 +143,6 @@ function mutated(original: Buffer, i: number): { bytes: Buffer; kind: string } {
   return { bytes: Buffer.from(encodeModel(model)), kind: kinds.join(' + ') };
 }
 
-/** Loads the file, runs a forward pass and an input gradient; 'ran', or what was thrown. */
-async function exercise(file: string): Promise<'ran' | unknown> {
-  let model;
-  try {
-    model = await loadModel(file);
-  } catch (err) {
-    return err;
-  }
-  try {
-    const [h, w, c] = model.adapter.inputShape;
-    const x = tf.zeros([1, h, w, c]) as tf.Tensor4D;
-    try {
-      await probabilityBatch(model.adapter, x);
-      const g = model.adapter.inputGradient(x, { index: 0, space: 'logit' });
-      tf.dispose([g.grad, g.scores]);
-      const layer = model.adapter.defaultLayer();
-      if (layer) {
-        const lg = model.adapter.layerGradient(x, layer, { index: 0, space: 'logit' });
-        tf.dispose([lg.grad, lg.scores, lg.activation]);
-      }
-    } finally {
-      x.dispose();
-    }
-    return 'ran';
-  } catch (err) {
-    return err;
-  } finally {
-    model.adapter.dispose();
-  }
-}
-
 test(`${CASES} seeded mutations of a valid .onnx: each loads and runs or fails with one line, none hangs, memory stays bounded`, { timeout: 10 * 60_000 }, async (t) => {
   const original = fs.readFileSync(FIXTURE);
   const dir = path.join(tmp, 'model');
@@ -190,41 +150,7 @@ test(`${CASES} seeded mutations of a valid .onnx: each loads and runs or fails w
   fs.writeFileSync(path.join(dir, 'data.bin'), Buffer.alloc(256, 1));
   if (process.platform !== 'win32') fs.symlinkSync('/dev/zero', path.join(dir, 'zero.bin'));
   const file = path.join(dir, 'model.onnx');
-  const outcomes = new Map<string, number>();
-  const failures: string[] = [];
-  let tensors = tf.memory().numTensors;
-  for (let i = 0; i < CASES; i++) {
-    const { bytes, kind } = mutated(original, i);
-    fs.writeFileSync(file, bytes);
-    let timer: NodeJS.Timeout | undefined;
-    const hang = new Promise<'hang'>((resolve) => (timer = setTimeout(() => resolve('hang'), HANG_MS)));
-    const outcome = await Promise.race([exercise(file), hang]);
-    clearTimeout(timer);
-    const what = `case ${i} (${kind})`;
-    if (outcome === 'hang') {
-      failures.push(`${what}: did not end within ${HANG_MS / 1000} s`);
-      break;
-    }
-    if (outcome === 'ran') {
-      outcomes.set('ran', (outcomes.get('ran') ?? 0) + 1);
-    } else {
-      const err = outcome as Error;
-      const message = err instanceof Error ? err.message : String(err);
-      if (!(err instanceof UserError)) failures.push(`${what}: ${err instanceof Error ? err.constructor.name : typeof err}: ${message.split('\n')[0].slice(0, 300)}`);
-      else if (message.includes('\n')) failures.push(`${what}: a message of ${message.split('\n').length} lines: ${JSON.stringify(message.slice(0, 200))}`);
-      else if (RAW_JS.test(message)) failures.push(`${what}: a bare JavaScript error: ${message.slice(0, 300)}`);
-      const key = message.replace(/^.*?model\.onnx:? ?/, '').replace(/\d+/g, '#').slice(0, 60);
-      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-    }
-    const left = tf.memory().numTensors - tensors;
-    if (left !== 0) failures.push(`${what}: ${left} tensors left behind (${outcome === 'ran' ? 'ran' : String((outcome as Error).message).slice(0, 200)})`);
-    tensors += left;
-    const rss = process.memoryUsage().rss;
-    if (rss > MAX_RSS) {
-      failures.push(`${what}: rss ${(rss / 2 ** 20).toFixed(0)} MiB`);
-      break;
-    }
-  }
+  const { outcomes, failures } = await fuzzCases(file, CASES, (i) => mutated(original, i), (m) => m.replace(/^.*?model\.onnx:? ?/, ''));
   t.diagnostic(`${outcomes.get('ran') ?? 0} ran, ${CASES - (outcomes.get('ran') ?? 0)} refused with ${outcomes.size - 1} kinds of message`);
   assert.deepEqual(failures, [], `failures:\n${failures.join('\n')}`);
   assert.ok((outcomes.get('ran') ?? 0) > 0, 'some mutations leave a model that runs');

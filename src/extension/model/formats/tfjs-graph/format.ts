@@ -1,5 +1,7 @@
 /** TF.js graph models: a model.json whose topology is a TensorFlow GraphDef, plus weight shards. */
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModelSync } from '@tensorflow/tfjs-converter';
+import { checkGraphTopology } from './topology-check';
 import { fsLoadHandler, readModelJson } from '../../fs-io';
 import { GraphModelAdapter } from '../../graph-adapter';
 import { loadGraphAttentionModel } from './attention';
@@ -18,8 +20,22 @@ export const TFJS_GRAPH_FORMAT: ModelFormat = {
   async load(file, opts) {
     const json = readModelJson(file);
     try {
-      const model = await loadGraphModel(fsLoadHandler(file));
-      return { adapter: new GraphModelAdapter(model, opts.inputSize), embeddedMetadata: json.userDefinedMetadata };
+      const artifacts = await fsLoadHandler(file).load!();
+      checkGraphTopology(file, artifacts.modelTopology);
+      // Built in one tidy: when tfjs or the adapter gives up half-way, the weights it decoded
+      // are disposed with the scope instead of being left behind; a model that builds keeps them.
+      let adapter: GraphModelAdapter | undefined;
+      tf.tidy(() => {
+        const model = loadGraphModelSync(artifacts);
+        try {
+          adapter = new GraphModelAdapter(model, opts.inputSize);
+        } catch (err) {
+          model.dispose();
+          throw err;
+        }
+        return Object.values(model.weights).flat();
+      });
+      return { adapter: adapter!, embeddedMetadata: json.userDefinedMetadata };
     } catch (err) {
       throw layersLoadError(file, err);
     }
