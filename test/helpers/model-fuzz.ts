@@ -81,6 +81,11 @@ export function mutate(doc: Json, rng: Rng): 'truncate' | void {
     set(doc, pick(rng, numbers), pick(rng, [1e9, 2 ** 31, 2 ** 32 + 1, 1e308, -1, -1e9, 0, 0.5, 65536]));
     return;
   }
+  changeSomewhere(doc, rng, all);
+}
+
+/** One generic change somewhere in the document: a key deleted, garbage, a type changed, deep nesting, a duplicate. */
+export function changeSomewhere(doc: Json, rng: Rng, all = places(doc)): void {
   const at = pick(rng, all.slice(1));
   const p = parentOf(doc, at)!;
   const op = Math.floor(rng() * 5);
@@ -112,8 +117,24 @@ export function set(doc: Json, at: (string | number)[], v: Json): void {
   if (p) (p.parent as Record<string, Json>)[p.key as string] = v;
 }
 
+const randomInt = (rng: Rng, n: number) => Math.floor(rng() * n);
+
+/** Mutations of a file's bytes: bits flipped, the file cut short, bytes inserted. */
+export const BYTE_MUTATIONS: Array<[string, (b: Buffer, rng: Rng) => Buffer]> = [
+  ['bit flips', (b, rng) => {
+    const out = Buffer.from(b);
+    for (let k = 1 + randomInt(rng, 8); k > 0; k--) out[randomInt(rng, out.length)] ^= 1 << randomInt(rng, 8);
+    return out;
+  }],
+  ['truncation', (b, rng) => b.subarray(0, randomInt(rng, b.length))],
+  ['inserted bytes', (b, rng) => {
+    const at = randomInt(rng, b.length + 1);
+    return Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + randomInt(rng, 32) }, () => randomInt(rng, 256))), b.subarray(at)]);
+  }],
+];
+
 /** Messages that are JavaScript's own words for a bug, not a sentence about the file. */
-export const RAW_JS = /Cannot read propert|is not a function|is not iterable|undefined is not|Cannot convert|Invalid array length|Invalid typed array length|Maximum call stack|of undefined|of null|Array buffer allocation failed|Cannot create property/;
+export const RAW_JS = /Cannot read propert|is not a function|is not iterable|undefined is not|Cannot convert|Invalid array length|Invalid typed array length|Maximum call stack|of undefined|of null|Array buffer allocation failed|Cannot create property|Offset is outside|out of bounds|Invalid DataView|is not defined|is not a constructor/;
 
 /** A load or run that takes this long hangs. */
 export const HANG_MS = 30_000;
@@ -159,9 +180,10 @@ export interface FuzzSummary {
 
 /**
  * Writes each case's bytes to `file` and exercises it. `cases(i)` gives case i's bytes and what
- * was done to them; `kindOf` turns a message into its kind (the file name and numbers dropped).
+ * was done to them; `kindOf` turns a message into its kind (the file name and numbers dropped);
+ * with `namesFile`, every message must also name the file.
  */
-export async function fuzzCases(file: string, count: number, cases: (i: number) => { bytes: Buffer | string; kind: string }, kindOf: (message: string) => string): Promise<FuzzSummary> {
+export async function fuzzCases(file: string, count: number, cases: (i: number) => { bytes: Buffer | string; kind: string }, kindOf: (message: string) => string, namesFile = false): Promise<FuzzSummary> {
   const outcomes = new Map<string, number>();
   const failures: string[] = [];
   let tensors = tf.memory().numTensors;
@@ -183,8 +205,9 @@ export async function fuzzCases(file: string, count: number, cases: (i: number) 
       const err = outcome as Error;
       const message = err instanceof Error ? err.message : String(err);
       if (!(err instanceof UserError)) failures.push(`${what}: ${err instanceof Error ? err.constructor.name : typeof err}: ${message.split('\n')[0].slice(0, 300)}`);
-      else if (message.includes('\n')) failures.push(`${what}: a message of ${message.split('\n').length} lines: ${JSON.stringify(message.slice(0, 200))}`);
+      else if (/[\n\r]/.test(message)) failures.push(`${what}: a message of ${message.split(/\r?\n|\r/).length} lines: ${JSON.stringify(message.slice(0, 200))}`);
       else if (RAW_JS.test(message) && !/is malformed/.test(message)) failures.push(`${what}: a bare JavaScript error: ${message.slice(0, 300)}`);
+      else if (namesFile && !message.includes(file)) failures.push(`${what}: the message does not name the file: ${message.slice(0, 300)}`);
       const key = kindOf(message).replace(/\d+/g, '#').slice(0, 60);
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     }

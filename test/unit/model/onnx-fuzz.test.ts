@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeModel, encodeModel, type AttributeProto, type ModelProto, type TensorProto } from '../../../src/extension/model/formats/onnx/proto';
 import { mulberry32, type Rng } from '../../../src/extension/util/seeded-random';
-import { fuzzCases, pick } from '../../helpers/model-fuzz';
+import { BYTE_MUTATIONS, fuzzCases, pick } from '../../helpers/model-fuzz';
 import { useBackend } from '../../helpers/tf-test';
 
 const FIXTURE = path.join('demo', 'models', 'shapes-pytorch', 'model.onnx');
@@ -112,19 +112,6 @@ const MODEL_MUTATIONS: Array<[string, Mutation]> = [
   }],
 ];
 
-/** Mutations of the file's bytes. */
-const BYTE_MUTATIONS: Array<[string, (b: Buffer, rng: Rng) => Buffer]> = [
-  ['bit flips', (b, rng) => {
-    const out = Buffer.from(b);
-    for (let k = 1 + int(rng, 8); k > 0; k--) out[int(rng, out.length)] ^= 1 << int(rng, 8);
-    return out;
-  }],
-  ['truncation', (b, rng) => b.subarray(0, int(rng, b.length))],
-  ['inserted bytes', (b, rng) => {
-    const at = int(rng, b.length + 1);
-    return Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(rng, 32) }, () => int(rng, 256))), b.subarray(at)]);
-  }],
-];
 
 /** Case i's file: a byte mutation, or one to three model mutations. */
 function mutated(original: Buffer, i: number): { bytes: Buffer; kind: string } {

@@ -9,12 +9,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { UserError } from '../../../../shared/errors';
-import { jsonErrorDetail } from '../../../util/excerpt';
+import { jsonErrorDetail, safeLine } from '../../../util/excerpt';
 import { LayersModelAdapter } from '../../layers-adapter';
 import type { FormatLoadOptions, LoadedArtifacts, ModelFormat } from '../format';
 import { ArchiveError, readZipMembers, ZIP_MAGIC } from './archive';
 import { HDF5_MAGIC, Hdf5Error, openHdf5, type Hdf5Group } from './hdf5';
-import { kerasConfigToTopology, unknownLayersMessage, type Json } from './topology';
+import { checkModelReferences, kerasConfigToTopology, unknownLayersMessage, type Json } from './topology';
 import { loadH5Weights, loadKeras3Weights } from './weights';
 import type { AttentionModel } from '../../../attention/attention-model';
 import { attentionOfLoadedLayersModel } from '../../layers-attention';
@@ -73,12 +73,50 @@ async function buildModel(file: string, modelConfig: Json, kerasVersion: string 
   if (converted.unknown.size > 0) throw new UserError(unknownLayersMessage(file, converted.unknown));
   // Wiring tfjs-layers would loop on forever (a node naming a layer that is not there) is damage.
   checkLayersWiring(converted.topology, `the model config of ${file}`);
+  // What tfjs-layers looks up by index unchecked: the model's inputs and outputs, the outputs taken.
+  checkModelReferences(converted.topology, `the model config of ${file}`);
+  let model: tfl.LayersModel;
   try {
-    const model = await buildLayersModel(file, budget, () => tfl.models.modelFromJSON({ modelTopology: converted.topology } as unknown as Parameters<typeof tfl.models.modelFromJSON>[0]));
-    return { model, warnings: converted.warnings };
+    model = await buildLayersModel(file, budget, () => tfl.models.modelFromJSON({ modelTopology: converted.topology } as unknown as Parameters<typeof tfl.models.modelFromJSON>[0]));
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`cannot load ${file}: ${firstLine(err)}`);
+    throw new UserError(`cannot load ${file}: ${safeLine(firstLine(err), 300) || 'tfjs-layers cannot build its model config'}`);
+  }
+  try {
+    checkOutputShapes(file, model);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return { model, warnings: converted.warnings };
+}
+
+/** The most values one output of a layer may have (per image: a tensor holds at most 2^31 − 1). */
+const MAX_OUTPUT_VALUES = 2 ** 31 - 1;
+
+/**
+ * The shapes tfjs-layers worked out for every layer's outputs, from the input shape and the
+ * layers' settings, before anything runs: a size of 0, a negative or an infinite one (a kernel
+ * larger than its input, an input shape no image has) cannot be computed.
+ */
+function checkOutputShapes(file: string, model: tfl.LayersModel, depth = 0): void {
+  const dims = (shape: unknown) => (Array.isArray(shape) ? shape.map((d) => (d == null ? '?' : String(d))).join(', ') : '');
+  for (const layer of model.layers) {
+    if (layer instanceof tfl.LayersModel && depth < 20) checkOutputShapes(file, layer, depth + 1);
+    for (const node of layer.inboundNodes) {
+      const out = node.outputShapes as unknown;
+      const shapes = Array.isArray(out) && out.length > 0 && Array.isArray(out[0]) ? (out as unknown[]) : [out];
+      for (const shape of shapes) {
+        if (!Array.isArray(shape)) continue;
+        let values = 1;
+        const fits = shape.every((d) => d == null || (Number.isSafeInteger(d) && (values *= d as number) >= 1));
+        if (!fits || values > MAX_OUTPUT_VALUES) {
+          const input = Array.isArray(node.inputShapes) && node.inputShapes.length > 0 && Array.isArray(node.inputShapes[0]) ? (node.inputShapes as unknown[]).map((s) => `[${dims(s)}]`).join(' and ') : `[${dims(node.inputShapes)}]`;
+          const why = fits ? 'more values than a tensor can hold' : 'which no tensor can have';
+          throw new UserError(`${file}: the layer "${safeLine(layer.name, 80)}" (${layer.getClassName()}) gives outputs of shape [${dims(shape)}], ${why} (from its input ${input} and its settings)`);
+        }
+      }
+    }
   }
 }
 

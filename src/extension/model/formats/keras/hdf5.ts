@@ -13,6 +13,7 @@
  * SWMR, exotic filters) is nothing we need to read model weights.
  */
 import * as jsfive from 'jsfive';
+import { safeLine } from '../../../util/excerpt';
 
 export type Hdf5Attr = string | number | boolean | string[] | number[] | null;
 
@@ -51,6 +52,206 @@ export class Hdf5Error extends Error {
 
 const decoder = new TextDecoder('utf-8');
 
+/**
+ * What jsfive threw, in words. It throws strings of its own ("incorrect node type",
+ * "InvalidHDF5File('unknown Data Object Header')"), a TypeError "thing is not a function" when one
+ * of its assertions fails (a header whose signature or version is not the expected one), and
+ * JavaScript's own errors when a damaged address or size sends it outside the file.
+ */
+export function jsfiveProblem(err: unknown): string {
+  if (err instanceof Hdf5Error) return err.message;
+  if (typeof err === 'string') {
+    const inner = /^\w+\((['"])(.*)\1\)?$/.exec(err.trim());
+    const text = (inner ? inner[2] : err).replace(/^(NotImplementedError|ValueError|InvalidHDF5File):?\s*/, '').trim();
+    return safeLine(text === '' ? 'a part of it is not what HDF5 expects there' : text, 200);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof RangeError) {
+    if (/bounds|out of range|outside/i.test(message)) return 'an address or size in it points past the end of the file';
+    if (/call stack/i.test(message)) return 'its structure refers back to itself without end';
+    return 'a size in it is larger than any array can be';
+  }
+  if (err instanceof TypeError && /thing is not a function/.test(message)) return 'a header in it has a signature or version that is not what HDF5 expects there';
+  return 'its structure is inconsistent (a header, table or heap is not where another part of it points)';
+}
+
+/** jsfive's internals the checks below read (not part of its typed API). */
+interface DataObjectsInternals {
+  readonly fh: ArrayBuffer;
+  readonly msgs: Map<string, number>[];
+  readonly chunks: number[] | null;
+}
+
+const internals = (x: jsfive.Group | jsfive.Dataset) => (x as unknown as { _dataobjects?: DataObjectsInternals })._dataobjects;
+
+const ATTRIBUTE_MSG = 12;
+const checkedAttributes = new WeakSet<object>();
+
+/**
+ * jsfive reads an attribute's values in a loop as long as its dataspace says, and reads past the
+ * end of the file without complaint for fixed-length strings (Keras' layer_names and weight_names
+ * are such): a damaged dimension makes it loop billions of times. An attribute's values are
+ * stored inside its header message, at least one byte each, so an attribute claiming more values
+ * than its message has bytes is damage; variable-length sequences (Keras writes none) have
+ * lengths of their own, unchecked, and are refused too.
+ */
+function checkAttributes(node: jsfive.Group | jsfive.Dataset, path: string): void {
+  const d = internals(node);
+  if (!d || checkedAttributes.has(d)) return;
+  const fh = d.fh;
+  if (!(fh instanceof ArrayBuffer) || !Array.isArray(d.msgs)) return;
+  const view = new DataView(fh);
+  const u8 = (at: number) => (at >= 0 && at < fh.byteLength ? view.getUint8(at) : undefined);
+  const u16 = (at: number) => (at >= 0 && at + 2 <= fh.byteLength ? view.getUint16(at, true) : undefined);
+  const u32 = (at: number) => (at >= 0 && at + 4 <= fh.byteLength ? view.getUint32(at, true) : undefined);
+  const pastEnd = () => new Hdf5Error(`an attribute of ${path} lies past the end of the file`);
+  for (const msg of d.msgs) {
+    if (!(msg instanceof Map) || msg.get('type') !== ATTRIBUTE_MSG) continue;
+    const at = Number(msg.get('offset_to_message'));
+    const size = Number(msg.get('size'));
+    const version = u8(at);
+    if (version !== 1 && version !== 3) continue; // jsfive refuses those itself
+    const nameSize = u16(at + 2);
+    const typeSize = u16(at + 4);
+    const spaceSize = u16(at + 6);
+    if (nameSize === undefined || typeSize === undefined || spaceSize === undefined) throw pastEnd();
+    const pad = (n: number) => (version === 1 ? Math.ceil(n / 8) * 8 : n);
+    const typeAt = at + (version === 1 ? 8 : 9) + pad(nameSize);
+    const spaceAt = typeAt + pad(typeSize);
+    const typeClass = u8(typeAt);
+    const typeBits = u8(typeAt + 1);
+    const spaceVersion = u8(spaceAt);
+    const rank = u8(spaceAt + 1);
+    if (typeClass === undefined || typeBits === undefined || spaceVersion === undefined || rank === undefined) throw pastEnd();
+    if ((typeClass & 0x0f) === 9 && (typeBits & 0x0f) === 0) {
+      throw new Hdf5Error(`an attribute of ${path} holds variable-length sequences, which a Keras file does not have`);
+    }
+    if (spaceVersion !== 1 && spaceVersion !== 2) continue; // jsfive refuses those itself
+    const dimsAt = spaceAt + (spaceVersion === 1 ? 8 : 4);
+    let values = 1;
+    for (let i = 0; i < rank; i++) {
+      const dim = u32(dimsAt + 8 * i); // jsfive reads the low 32 bits of each 64-bit dimension
+      if (dim === undefined) throw pastEnd();
+      values *= dim;
+    }
+    if (values > size) {
+      throw new Hdf5Error(`an attribute of ${path} claims ${values} values, more than its ${size}-byte header message can hold`);
+    }
+  }
+  checkedAttributes.add(d);
+}
+
+const OBJECT_CONTINUATION_MSG = 16;
+const SYMBOL_TABLE_MSG = 17;
+const walkedGroups = new WeakMap<ArrayBuffer, Set<number>>();
+
+/**
+ * jsfive lists a group's members by reading every node of the group's B-tree and every symbol
+ * table its leaves point to, level by level, with no check that a node is not listed twice: a
+ * damaged file whose nodes list the same child thousands of times makes it read that child (and
+ * its children) that many times over, for hours. In an intact file each node, entry and symbol
+ * table is listed once, so the entries and symbols read add up to less than the file: the same
+ * walk is made here first (the object header at `header`, as jsfive reads it), and a group whose
+ * index lists a node twice or more entries than the file can hold is damage. Anything else
+ * unexpected is left for jsfive to report.
+ */
+function checkGroupIndex(fh: ArrayBuffer, header: number, path: string): void {
+  let walked = walkedGroups.get(fh);
+  if (!walked) walkedGroups.set(fh, (walked = new Set()));
+  if (walked.has(header)) return;
+  const len = fh.byteLength;
+  const view = new DataView(fh);
+  const fits = (at: number, n: number) => Number.isSafeInteger(at) && at >= 0 && at + n <= len;
+  const u8 = (at: number) => (fits(at, 1) ? view.getUint8(at) : undefined);
+  const u16 = (at: number) => (fits(at, 2) ? view.getUint16(at, true) : undefined);
+  const u32 = (at: number) => (fits(at, 4) ? view.getUint32(at, true) : undefined);
+  const u64 = (at: number) => (fits(at, 8) ? Number(view.getBigUint64(at, true)) : undefined);
+  const damaged = (what: string) => new Hdf5Error(`the index of group ${path} ${what}`);
+
+  const walkBTree = (root: number) => {
+    const seen = new Set<number>([root]);
+    let entries = 0;
+    const count = (n: number, size: number) => {
+      entries += n * size;
+      if (entries > len) throw damaged(`lists more entries than the file can hold`);
+    };
+    const depth = u8(root + 5);
+    if (depth === undefined) return;
+    let level: number[] = [root];
+    for (let l = depth; l >= 0; l--) {
+      const next: number[] = [];
+      for (const node of level) {
+        const used = u16(node + 6);
+        if (used === undefined || !fits(node + 24, used * 16 + 8)) return; // jsfive reports it
+        count(used, 16);
+        for (let i = 0; i < used; i++) {
+          const child = u64(node + 24 + 16 * i + 8)!;
+          if (seen.has(child)) throw damaged(`lists the same entry twice (byte ${child})`);
+          seen.add(child);
+          if (l > 0) {
+            if (u8(child + 5) !== l - 1) return; // jsfive reports a node of the wrong level
+            next.push(child);
+          } else {
+            // A symbol table node: jsfive reads its entries (40 bytes each).
+            const symbols = u16(child + 6);
+            if (symbols === undefined) return;
+            count(symbols, 40);
+          }
+        }
+      }
+      level = next;
+    }
+  };
+
+  // The object header (version 1, as h5py writes them by default), its messages as jsfive reads them.
+  if (u8(header) === 1) {
+    const messages = u16(header + 2) ?? 0;
+    const blocks: [number, number][] = [[header + 16, u32(header + 8) ?? 0]];
+    let block = 0;
+    let local = 0;
+    for (let i = 0; i < messages; i++) {
+      if (local >= blocks[block][1]) {
+        if (++block >= blocks.length) break;
+        local = 0;
+      }
+      const at = blocks[block][0] + local;
+      const type = u16(at);
+      const size = u16(at + 2);
+      if (type === undefined || size === undefined) break;
+      if (type === OBJECT_CONTINUATION_MSG) {
+        const offset = u64(at + 8);
+        const length = u64(at + 16);
+        if (offset === undefined || length === undefined) break;
+        blocks.push([offset, length]);
+      } else if (type === SYMBOL_TABLE_MSG) {
+        const btree = u64(at + 8);
+        if (btree !== undefined) walkBTree(btree);
+      }
+      local += 8 + size;
+    }
+  }
+  walked.add(header);
+}
+
+/**
+ * jsfive assembles a chunked dataset by walking every element of every chunk it lists, and the
+ * chunk shape is read from the file: a damaged chunk dimension (billions) makes it loop for
+ * hours. HDF5 keeps the chunks of a fixed-size dataset (Keras writes no other) within its shape.
+ */
+function checkChunks(d: jsfive.Dataset, path: string, shape: number[]): void {
+  let chunks: number[] | null | undefined;
+  try {
+    chunks = internals(d)?.chunks;
+  } catch (err) {
+    throw new Hdf5Error(`cannot read dataset ${path}: ${jsfiveProblem(err)}`);
+  }
+  if (chunks == null) return;
+  const list = Array.from(chunks as ArrayLike<number>, Number);
+  if (list.length !== shape.length || list.some((c, i) => !Number.isSafeInteger(c) || c < 1 || c > Math.max(shape[i], 1))) {
+    throw new Hdf5Error(`dataset ${path} of shape [${shape.join(', ')}] is stored in chunks of shape [${list.join(', ')}], which do not fit it`);
+  }
+}
+
 function attrValue(v: unknown): Hdf5Attr | undefined {
   if (v === undefined) return undefined;
   if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
@@ -72,28 +273,43 @@ function join(base: string, rel: string): string {
 }
 
 function wrapDataset(d: jsfive.Dataset, path: string): Hdf5Dataset {
-  const dtype = typeof d.dtype === 'string' ? d.dtype : JSON.stringify(d.dtype);
+  let dtype: string;
+  let shape: number[];
+  try {
+    dtype = typeof d.dtype === 'string' ? d.dtype : safeLine(JSON.stringify(d.dtype) ?? String(d.dtype), 80);
+    shape = Array.from((d.shape ?? []) as ArrayLike<number>, Number);
+  } catch (err) {
+    throw new Hdf5Error(`cannot read dataset ${path}: ${jsfiveProblem(err)}`);
+  }
   return {
     kind: 'dataset',
     path,
-    shape: [...(d.shape ?? [])],
+    shape: [...shape],
     dtype,
-    attr: (name) => attrValue(d.attrs?.[name]),
+    attr: (name) => {
+      try {
+        checkAttributes(d, path);
+        return attrValue(d.attrs?.[name]);
+      } catch (err) {
+        throw new Hdf5Error(`cannot read attribute ${safeLine(name, 80)} of ${path}: ${jsfiveProblem(err)}`);
+      }
+    },
     float32: () => {
       if (!/^[<>|]?[fiu]\d$/.test(dtype)) throw new Hdf5Error(`dataset ${path} holds ${dtype} values, not numbers`);
+      checkChunks(d, path, shape);
       let v: unknown;
       try {
         v = d.value;
       } catch (err) {
-        throw new Hdf5Error(`cannot read dataset ${path}: ${(err as Error).message}`);
+        throw new Hdf5Error(`cannot read dataset ${path}: ${jsfiveProblem(err)}`);
       }
-      const n = (d.shape ?? []).reduce((a, b) => a * b, 1);
+      const n = shape.reduce((a, b) => a * b, 1);
       let out: Float32Array;
       if (v instanceof Float32Array) out = v;
       else if (Array.isArray(v) || ArrayBuffer.isView(v)) out = Float32Array.from(v as ArrayLike<number>, Number);
       else if (typeof v === 'number' || typeof v === 'bigint') out = Float32Array.of(Number(v));
       else throw new Hdf5Error(`dataset ${path} has no numeric values`);
-      if (out.length !== n) throw new Hdf5Error(`dataset ${path} has ${out.length} values for shape [${d.shape.join(', ')}]`);
+      if (out.length !== n) throw new Hdf5Error(`dataset ${path} has ${out.length} values for shape [${shape.join(', ')}]`);
       return out;
     },
   };
@@ -110,16 +326,21 @@ function wrapGroup(g: jsfive.Group, path: string): Hdf5Group {
       const parts = clean.split('/');
       for (let i = 0; i < parts.length; i++) {
         if (!cur.keys.includes(parts[i])) return undefined;
+        const target = (cur as unknown as { _links?: Record<string, unknown> })._links?.[parts[i]];
+        const fh = internals(cur)?.fh;
+        if (typeof target === 'number' && fh instanceof ArrayBuffer) checkGroupIndex(fh, target, safeLine(join(path, parts.slice(0, i + 1).join('/')), 200));
         const next = cur.get(parts[i]);
         if (i === parts.length - 1) node = next;
         else if (next instanceof jsfive.Group) cur = next;
         else return undefined;
       }
     } catch (err) {
-      throw new Hdf5Error(`cannot read ${join(path, clean)}: ${(err as Error).message}`);
+      throw new Hdf5Error(`cannot read ${safeLine(join(path, clean), 200)}: ${jsfiveProblem(err)}`);
     }
-    if (node instanceof jsfive.Group) return wrapGroup(node, join(path, clean));
-    if (node instanceof jsfive.Dataset) return wrapDataset(node, join(path, clean));
+    // The path names the member in messages: its names come from the file (and the config).
+    const shown = safeLine(join(path, clean), 200);
+    if (node instanceof jsfive.Group) return wrapGroup(node, shown);
+    if (node instanceof jsfive.Dataset) return wrapDataset(node, shown);
     return undefined;
   };
   const self: Hdf5Group = {
@@ -130,9 +351,10 @@ function wrapGroup(g: jsfive.Group, path: string): Hdf5Group {
     },
     attr: (name) => {
       try {
+        checkAttributes(g, path);
         return attrValue(g.attrs[name]);
       } catch (err) {
-        throw new Hdf5Error(`cannot read attribute ${name} of ${path}: ${(err as Error).message}`);
+        throw new Hdf5Error(`cannot read attribute ${safeLine(name, 80)} of ${path}: ${jsfiveProblem(err)}`);
       }
     },
     get,
@@ -205,10 +427,15 @@ export function openHdf5(bytes: Uint8Array): Hdf5Group {
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let f: jsfive.File;
   try {
+    // The root group's object header: after the root symbol table entry's name offset (superblock
+    // version 0, 56 bytes), or in the superblock (versions 2 and 3).
+    const view = new DataView(ab);
+    const root = bytes[8] === 0 && ab.byteLength >= 72 ? Number(view.getBigUint64(64, true)) : (bytes[8] === 2 || bytes[8] === 3) && ab.byteLength >= 44 ? Number(view.getBigUint64(36, true)) : undefined;
+    if (root !== undefined) checkGroupIndex(ab, root, '/');
     f = new jsfive.File(ab, 'model');
     void f.keys;
   } catch (err) {
-    throw new Hdf5Error(`its HDF5 structure cannot be read (${(err as Error).message ?? String(err)})`);
+    throw new Hdf5Error(`its HDF5 structure cannot be read (${jsfiveProblem(err)})`);
   }
   return wrapGroup(f, '/');
 }

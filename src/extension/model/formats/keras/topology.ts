@@ -20,6 +20,8 @@
  * can fail once, naming them all.
  */
 import { serialization } from '@tensorflow/tfjs-core';
+import { UserError } from '../../../../shared/errors';
+import { safeLine } from '../../../util/excerpt';
 import { normalizeKerasTopology } from '../../layers/keras-topology';
 import '../../layers/multi-head-attention';
 import '../../layers/vit-layers';
@@ -356,6 +358,91 @@ function convertConfig(className: string, config: Obj, ctx: Ctx): { className: s
   return { className: cls, config: out };
 }
 
+/** A name from the config, quoted for a one-line message. */
+const q = (name: Json | undefined) => `"${safeLine(typeof name === 'string' ? name : JSON.stringify(name) ?? String(name), 80)}"`;
+
+/** A config value as it reads in a one-line message. */
+const shown = (v: Json) => safeLine(JSON.stringify(v)?.replace(/,/g, ', ') ?? String(v), 60);
+
+/** The largest size of one dimension (a tensor has at most 2^31 − 1 values). */
+const MAX_DIM = 2 ** 31 - 1;
+
+const isInt = (v: Json | undefined): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const positive = (v: Json | undefined) => isInt(v) && v >= 1 && v <= MAX_DIM;
+const nonNegative = (v: Json | undefined) => isInt(v) && v >= 0 && v <= MAX_DIM;
+const finite = (v: Json | undefined) => typeof v === 'number' && Number.isFinite(v);
+/** A number, or a non-empty list of them, each passing `ok`. */
+const oneOrList = (ok: (v: Json) => boolean) => (v: Json) => ok(v) || (Array.isArray(v) && v.length > 0 && v.length <= 8 && v.every(ok));
+/** ZeroPadding2D / Cropping2D: a number, a list, or a list of pairs. */
+const nestedList = (ok: (v: Json) => boolean) => (v: Json) => oneOrList(ok)(v) || (Array.isArray(v) && v.length > 0 && v.length <= 8 && v.every(oneOrList(ok)));
+/** A batch shape: a list of sizes (null: any). */
+const batchShape = (v: Json) => Array.isArray(v) && v.length >= 1 && v.length <= 8 && v.every((d) => d === null || positive(d));
+
+interface Setting {
+  key: string;
+  /** The setting in words ("the kernel size"). */
+  what: string;
+  ok: (v: Json) => boolean;
+  /** What it must be, in words. */
+  rule: string;
+  /** The layer classes it applies to (all when absent). */
+  classes?: RegExp;
+  /** A layer of these classes cannot be made without it. */
+  required?: RegExp;
+  /** null stands for the default. */
+  nullable?: boolean;
+}
+
+const WHOLE = 'whole numbers from 1 up';
+const SETTINGS: Setting[] = [
+  { key: 'filters', what: 'the number of filters', ok: positive, rule: 'a whole number from 1 up', required: /^(Conv[123]D|Conv[23]DTranspose|SeparableConv[12]D)$/ },
+  { key: 'kernel_size', what: 'the kernel size', ok: oneOrList(positive), rule: WHOLE, required: /^(Conv[123]D|Conv[23]DTranspose|SeparableConv[12]D|DepthwiseConv[12]D)$/ },
+  { key: 'strides', what: 'the strides', ok: oneOrList(positive), rule: WHOLE, nullable: true },
+  { key: 'dilation_rate', what: 'the dilation rate', ok: oneOrList(positive), rule: WHOLE },
+  { key: 'pool_size', what: 'the pool size', ok: oneOrList(positive), rule: WHOLE },
+  { key: 'depth_multiplier', what: 'the depth multiplier', ok: positive, rule: 'a whole number from 1 up' },
+  { key: 'units', what: 'the number of units', ok: positive, rule: 'a whole number from 1 up', required: /^(Dense|LSTM|GRU|SimpleRNN)$/ },
+  { key: 'num_heads', what: 'the number of heads', ok: positive, rule: 'a whole number from 1 up', required: /^MultiHeadAttention$/ },
+  { key: 'key_dim', what: 'the key size', ok: positive, rule: 'a whole number from 1 up', required: /^MultiHeadAttention$/ },
+  { key: 'value_dim', what: 'the value size', ok: positive, rule: 'a whole number from 1 up', nullable: true },
+  { key: 'size', what: 'the upsampling size', ok: oneOrList(positive), rule: WHOLE, classes: /^UpSampling[123]D$/ },
+  { key: 'padding', what: 'the padding', ok: nestedList(nonNegative), rule: 'whole numbers from 0 up', classes: /^ZeroPadding[123]D$/ },
+  { key: 'cropping', what: 'the cropping', ok: nestedList(nonNegative), rule: 'whole numbers from 0 up', classes: /^Cropping[123]D$/ },
+  { key: 'padding', what: 'the padding', ok: (v) => v === 'valid' || v === 'same' || v === 'causal', rule: '"valid", "same" or "causal"', classes: /^(?!ZeroPadding)/ },
+  { key: 'data_format', what: 'the data format', ok: (v) => v === 'channels_last' || v === 'channels_first', rule: '"channels_last" or "channels_first"', nullable: true },
+  { key: 'rate', what: 'the dropout rate', ok: (v) => finite(v) && (v as number) >= 0 && (v as number) <= 1, rule: 'a number from 0 to 1', classes: /Dropout/ },
+  { key: 'epsilon', what: 'the epsilon', ok: (v) => finite(v) && (v as number) >= 0, rule: 'a number from 0 up' },
+  { key: 'momentum', what: 'the momentum', ok: finite, rule: 'a number' },
+  { key: 'axis', what: 'the axis', ok: oneOrList((v) => isInt(v) && Math.abs(v) <= 8), rule: 'whole numbers between -8 and 8', nullable: true },
+  { key: 'scale', what: 'the scale', ok: oneOrList(finite), rule: 'a number', classes: /^Rescaling$/ },
+  { key: 'offset', what: 'the offset', ok: oneOrList(finite), rule: 'a number', classes: /^Rescaling$/ },
+  { key: 'alpha', what: 'the alpha', ok: finite, rule: 'a number', classes: /^(LeakyReLU|ELU)$/ },
+  { key: 'negative_slope', what: 'the negative slope', ok: finite, rule: 'a number', classes: /^(LeakyReLU|ReLU)$/ },
+  { key: 'max_value', what: 'the maximum value', ok: (v) => finite(v) && (v as number) >= 0, rule: 'a number from 0 up', classes: /^ReLU$/, nullable: true },
+  { key: 'target_shape', what: 'the target shape', ok: (v) => Array.isArray(v) && v.length >= 1 && v.length <= 8 && v.every((d) => positive(d) || d === -1), rule: 'a list of whole numbers from 1 up (or -1)', classes: /^Reshape$/, required: /^Reshape$/ },
+  { key: 'dims', what: 'the axis order', ok: (v) => Array.isArray(v) && v.length >= 1 && v.length <= 8 && v.every((d) => positive(d) && (d as number) <= 8), rule: 'a list of axes from 1 up', classes: /^Permute$/, required: /^Permute$/ },
+  { key: 'batch_shape', what: 'the input shape', ok: batchShape, rule: 'a list of sizes from 1 up (or null)', nullable: true },
+  { key: 'batch_input_shape', what: 'the input shape', ok: batchShape, rule: 'a list of sizes from 1 up (or null)', nullable: true },
+];
+
+/**
+ * The settings of a layer that decide the shapes of its weights and outputs: numbers tfjs-layers
+ * takes as they are (a stride of 0 gives outputs of infinite size, a kernel size of -3 a weight
+ * no tensor can have) are refused here, naming the layer and the setting.
+ */
+function checkSettings(className: string, name: Json | undefined, config: Obj): void {
+  const layer = `the layer ${q(name)} (${safeLine(className, 60)})`;
+  for (const s of SETTINGS) {
+    if (s.classes && !s.classes.test(className)) continue;
+    const v = config[s.key];
+    if (v === undefined || v === null) {
+      if (s.required?.test(className)) throw new Error(`${layer} has no ${s.key} (${s.what.replace(/^the /, '')})`);
+      if (v === undefined || s.nullable) continue;
+    }
+    if (!s.ok(v)) throw new Error(`${layer} has ${s.what} ${shown(v)}; it must be ${s.rule}`);
+  }
+}
+
 function convertLayer(entry: Json, ctx: Ctx): Json {
   if (!isObj(entry) || typeof entry.class_name !== 'string') {
     countUnknown(ctx, 'malformed layer entry');
@@ -373,6 +460,7 @@ function convertLayer(entry: Json, ctx: Ctx): Json {
   if (MODEL_CLASSES.has(cls)) {
     return { class_name: cls === 'Model' ? 'Functional' : cls, config: convertModelConfig(cls, config, ctx), name, inbound_nodes: convertNodes(cls, entry.inbound_nodes ?? [], ctx) };
   }
+  checkSettings(cls, name, config);
   const converted = convertConfig(cls, config, ctx);
   if (!converted) return entry;
   if (!registry()[converted.className]) {
@@ -402,6 +490,7 @@ function convertModelConfig(cls: string, config: Obj, parent: Ctx): Obj {
     const kept: Json[] = [];
     for (const l of layerEntries) {
       if (isObj(l) && l.class_name === 'InputLayer' && isObj(l.config)) {
+        checkSettings('InputLayer', l.name ?? l.config.name, l.config);
         batchInputShape = (l.config.batch_shape ?? l.config.batch_input_shape ?? batchInputShape) as Json;
         inputDtype = typeof l.config.dtype === 'string' ? l.config.dtype : null;
         continue;
@@ -447,8 +536,102 @@ export function kerasConfigToTopology(modelConfig: Json, kerasVersion: string | 
   return { topology: normalizeKerasTopology(converted) as Obj, unknown: ctx.unknown, warnings: [...ctx.warnings] };
 }
 
+const isIndex = (v: Json | undefined): v is number => isInt(v) && v >= 0;
+
+/** How many outputs a layer's calls give (Infinity: not known from its config). */
+function outputCount(l: Obj): number {
+  const cls = String(l.class_name);
+  const config = isObj(l.config) ? l.config : {};
+  if (MODEL_CLASSES.has(cls)) {
+    if (cls === 'Sequential') return 1;
+    const outs = config.output_layers;
+    return Array.isArray(outs) && outs.length > 0 && typeof outs[0] !== 'string' ? outs.length : 1;
+  }
+  if (config.return_state === true) return Infinity;
+  if (cls === 'MultiHeadAttention') {
+    // The attention scores are a second output when the call asks for them.
+    const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
+    const scores = nodes.some((n) => Array.isArray(n) && n.some((e) => Array.isArray(e) && isObj(e[3]) && e[3].return_attention_scores === true));
+    return scores ? 2 : 1;
+  }
+  return 1;
+}
+
+/** A model's input or output references as a list (Keras 3 writes a single one as one triple). */
+function refsOf(x: Json | undefined): Json[] {
+  if (Array.isArray(x) && x.length > 0 && typeof x[0] === 'string') return [x];
+  return Array.isArray(x) ? x : [];
+}
+
+/**
+ * Checks what tfjs-layers looks up by index without checking, for every functional model of a
+ * converted topology (nested ones too), after checkLayersWiring found every inbound node callable:
+ * the model's inputs (InputLayers of the model) and outputs (a call and an output each layer has),
+ * the output of each call a layer takes, and that the outputs are computed from the inputs alone.
+ * tfjs-layers meets these with "Cannot read properties of undefined" or an error of no words.
+ */
+export function checkModelReferences(topology: Json, where: string, depth = 0): void {
+  if (!isObj(topology) || depth > 20) return;
+  const config = topology.config;
+  const model = depth === 0 ? 'the model' : `the nested model ${q(topology.name ?? (isObj(config) ? config.name : null))}`;
+  const bad = (what: string) => new UserError(`${where} is malformed: ${what}`);
+  const layers = isObj(config) && Array.isArray(config.layers) ? config.layers : Array.isArray(config) ? config : [];
+  if (layers.length === 0) throw bad(`${model} has no layers`);
+  for (const l of layers) if (isObj(l) && MODEL_CLASSES.has(String(l.class_name))) checkModelReferences(l, where, depth + 1);
+  if (topology.class_name === 'Sequential' || !isObj(config)) return;
+  const byName = new Map<string, Obj>();
+  for (const l of layers) if (isObj(l) && typeof l.name === 'string' && !byName.has(l.name)) byName.set(l.name, l);
+  const calls = (l: Obj) => (l.class_name === 'InputLayer' || MODEL_CLASSES.has(String(l.class_name)) ? 1 : 0) + (Array.isArray(l.inbound_nodes) ? l.inbound_nodes.filter((n) => Array.isArray(n) && n.length > 0).length : 0);
+  const outputs = (l: Obj, t: number, what: () => string) => {
+    const n = outputCount(l);
+    if (t >= n) throw bad(`${what()} output ${t} of the layer ${q(l.name)}, which has ${n === 1 ? 'one output' : `${n} outputs`}`);
+  };
+  for (const l of layers) {
+    if (!isObj(l) || !Array.isArray(l.inbound_nodes)) continue;
+    for (const node of l.inbound_nodes) {
+      if (!Array.isArray(node)) continue;
+      for (const ref of node) {
+        if (!Array.isArray(ref) || typeof ref[0] !== 'string') continue;
+        const from = byName.get(ref[0]);
+        if (from && isIndex(ref[2])) outputs(from, ref[2], () => `the layer ${q(l.name)} takes`);
+      }
+    }
+  }
+  const check = (key: 'input_layers' | 'output_layers', what: 'inputs' | 'outputs'): string[] => {
+    const list = refsOf(config[key]);
+    if (list.length === 0) throw bad(`${model} lists no ${what}`);
+    return list.map((r) => {
+      if (!Array.isArray(r) || typeof r[0] !== 'string' || !isIndex(r[1]) || !isIndex(r[2])) throw bad(`the ${what} of ${model} are not [layer, node, tensor] references: ${shown(r)}`);
+      const l = byName.get(r[0]);
+      if (!l) throw bad(`the ${what} of ${model} name the layer ${q(r[0])}, which is not in it`);
+      if (what === 'inputs' && l.class_name !== 'InputLayer') throw bad(`the inputs of ${model} name the layer ${q(r[0])}, a ${safeLine(String(l.class_name), 60)} and not an InputLayer`);
+      const n = calls(l);
+      if (r[1] >= n) throw bad(`the ${what} of ${model} name call ${r[1]} of the layer ${q(r[0])}, which is called ${n === 1 ? 'once' : `${n} times`}`);
+      outputs(l, r[2], () => `the ${what} of ${model} name`);
+      return r[0];
+    });
+  };
+  const inputs = new Set(check('input_layers', 'inputs'));
+  // The layers the outputs are computed from: every InputLayer among them must be an input.
+  const seen = new Set<string>();
+  const todo = check('output_layers', 'outputs');
+  while (todo.length > 0) {
+    const name = todo.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const l = byName.get(name);
+    if (!l) continue;
+    if (l.class_name === 'InputLayer' && !inputs.has(name)) throw bad(`the outputs of ${model} are computed from the InputLayer ${q(name)}, which is not among its inputs`);
+    for (const node of Array.isArray(l.inbound_nodes) ? l.inbound_nodes : []) {
+      for (const ref of Array.isArray(node) ? node : []) if (Array.isArray(ref) && typeof ref[0] === 'string') todo.push(ref[0]);
+    }
+  }
+}
+
 /** `model.keras uses layers XAI Lens does not support: Foo ×2, Bar ×1` */
 export function unknownLayersMessage(file: string, unknown: Map<string, number>): string {
-  const list = [...unknown.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k, n]) => `${k} ×${n}`);
-  return `${file} uses layers XAI Lens does not support: ${list.join(', ')}`;
+  // The class names come from the file: each on one line, and the list of a bounded length.
+  const list = [...unknown.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k, n]) => `${k.trim() === '' ? '(a layer with no class name)' : safeLine(k, 120)} ×${n}`);
+  const shownList = list.length > 20 ? [...list.slice(0, 20), `and ${list.length - 20} more`] : list;
+  return `${file} uses layers XAI Lens does not support: ${shownList.join(', ')}`;
 }

@@ -16,10 +16,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LayersModel, type LayerVariable, type layers } from '@tensorflow/tfjs-layers';
 import type { Hdf5Dataset, Hdf5Group } from './hdf5';
 import { isObj, type Json } from './topology';
+import { safeLine } from '../../../util/excerpt';
 
 type Layer = layers.Layer;
 
 export class WeightsError extends Error {}
+
+/** A name from the file or its config, quoted for a one-line message. */
+const q = (name: string) => `"${safeLine(name, 80)}"`;
 
 function toSnakeCase(name: string): string {
   return name
@@ -33,13 +37,13 @@ function checkShape(v: LayerVariable, d: Hdf5Dataset, layer: string): void {
   const want = v.shape as number[];
   const got = d.shape;
   const same = want.length === got.length && want.every((s, i) => s === got[i]);
-  if (!same) throw new WeightsError(`the weight ${d.path} of layer "${layer}" has shape [${got.join(', ')}], the layer expects [${want.join(', ')}]`);
+  if (!same) throw new WeightsError(`the weight ${d.path} of layer ${q(layer)} has shape [${got.join(', ')}], the layer expects [${want.join(', ')}]`);
 }
 
 function assign(layer: Layer, datasets: Hdf5Dataset[]): void {
   const vars = layer.weights;
   if (datasets.length !== vars.length) {
-    throw new WeightsError(`layer "${layer.name}" has ${vars.length} weights, the file holds ${datasets.length} for it`);
+    throw new WeightsError(`layer ${q(layer.name)} has ${vars.length} weights, the file holds ${datasets.length} for it`);
   }
   datasets.forEach((d, i) => checkShape(vars[i], d, layer.name));
   const tensors = datasets.map((d, i) => tf.tensor(d.float32(), d.shape, vars[i].dtype === 'int32' ? 'int32' : 'float32'));
@@ -72,7 +76,7 @@ function keras3LayerVars(layer: Layer, g: Hdf5Group): Hdf5Dataset[] {
   if (layer.getClassName() === 'MultiHeadAttention') {
     return MHA_PARTS.flatMap((p) => {
       const sub = g.group(p) ?? g.group(`_${p}`);
-      if (!sub) throw new WeightsError(`the weights of MultiHeadAttention "${layer.name}" have no ${p} group`);
+      if (!sub) throw new WeightsError(`the weights of MultiHeadAttention ${q(layer.name)} have no ${p} group`);
       return numberedVars(sub);
     });
   }
@@ -127,7 +131,7 @@ export function loadKeras3Weights(model: LayersModel, store: Hdf5Group, modelCon
     for (const layer of container.layers) {
       if (layer.weights.length === 0) continue;
       const g = groups.get(layer.name);
-      if (!g) throw new WeightsError(`the weights file has no weights for layer "${layer.name}"`);
+      if (!g) throw new WeightsError(`the weights file has no weights for layer ${q(layer.name)}`);
       if (isModel(layer)) walk(layer, g, entries.get(layer.name) ?? null);
       else assign(layer, keras3LayerVars(layer, g));
     }
@@ -158,12 +162,12 @@ export function loadH5Weights(model: LayersModel, modelWeights: Hdf5Group): void
   for (const top of model.layers) {
     if (top.weights.length === 0) continue;
     const g = modelWeights.group(top.name);
-    if (!g) throw new WeightsError(`the file has no weights for layer "${top.name}"`);
+    if (!g) throw new WeightsError(`the file has no weights for layer ${q(top.name)}`);
     const names = g.attr('weight_names');
     const list = Array.isArray(names) ? names.map(String) : [];
     const datasets = list.map((n) => {
       const d = g.dataset(n);
-      if (!d) throw new WeightsError(`the weight ${n} of layer "${top.name}" is missing`);
+      if (!d) throw new WeightsError(`the weight ${q(n)} of layer ${q(top.name)} is missing`);
       return d;
     });
     const byName = new Map(list.map((n, i) => [stripSuffix(n), datasets[i]]));
@@ -185,7 +189,7 @@ export function loadH5Weights(model: LayersModel, modelWeights: Hdf5Group): void
         assign(leaf, datasets);
       } else {
         const missing = leaf.weights.filter((_, i) => found[i] === undefined).map((v) => v.originalName);
-        throw new WeightsError(`the file has no weights ${missing.join(', ')} for layer "${leaf.name}"`);
+        throw new WeightsError(`the file has no weights ${safeLine(missing.join(', '), 200)} for layer ${q(leaf.name)}`);
       }
     }
   }
