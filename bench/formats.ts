@@ -3,8 +3,9 @@
  * PyTorch's TorchScript exporter) and a Keras 3 ResNet50 (.keras), loaded through the format
  * seam, as ratios in one run:
  *  - Grad-CAM ÷ that model's forward pass (bound ≤ 1.3) and the input gradient ÷ forward (≤ 3);
- *  - resident memory added by loading ÷ the model file's size (bound ≤ 2), and a ViT-B/16-size
- *    ONNX (330 MB) loads;
+ *  - resident memory added by loading ÷ the model file's size: the TensorFlow.js program's part
+ *    (bound ≤ 2) and, for ONNX files, onnxruntime's session's (a second copy of the weights, for
+ *    the forward-only passes), and a ViT-B/16-size ONNX (330 MB) loads;
  *  - XAI Lens ÷ PyTorch (CPU, one thread) on the same architectures, when torch is installed.
  * Each model's output is also checked against its framework's on a seeded batch.
  * The model files are made by bench/peers/make_models.py (seeded weights, never committed) into
@@ -104,24 +105,48 @@ function torchPeer(names: string[]): Map<string, PeerTimes> {
 
 /** Set in the child process that measures one model's load (see loadMemory). */
 const LOAD_ONLY = 'XAI_LENS_BENCH_LOAD';
+/** Set with LOAD_ONLY when the child loads without onnxruntime. */
+const LOAD_WITHOUT_ORT = 'XAI_LENS_BENCH_LOAD_NO_ORT';
 
 /**
  * Resident memory a load adds, in a fresh process: the wasm heap never shrinks, so a model loaded
- * after another would reuse the memory the first one grew and look nearly free. Undefined (with
- * the reason) when the child fails.
+ * after another would reuse the memory the first one grew and look nearly free. `ort` false
+ * loads without onnxruntime (the TensorFlow.js program alone). A string (the reason) when the
+ * child fails.
  */
-function loadMemory(file: string): { addedMb: number } | string {
+function loadMemoryOnce(file: string, ort: boolean): number | string {
   const r = spawnSync(process.execPath, [process.argv[1], '--backend', tf.getBackend(), '--only', 'formats'], {
-    encoding: 'utf8', env: { ...process.env, [LOAD_ONLY]: file }, maxBuffer: 16 * 1024 * 1024,
+    encoding: 'utf8', env: { ...process.env, [LOAD_ONLY]: file, [LOAD_WITHOUT_ORT]: ort ? '' : '1' }, maxBuffer: 16 * 1024 * 1024,
   });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('{"addedMb"'));
   if (r.status !== 0 || !line) return `the load measurement failed: ${`${r.stderr ?? ''}`.trim().split('\n').pop()}`;
-  return JSON.parse(line) as { addedMb: number };
+  return (JSON.parse(line) as { addedMb: number }).addedMb;
+}
+
+/**
+ * The memory a load adds, split by engine: the TensorFlow.js program (weights, and what it
+ * needs for gradients) and, for ONNX files, onnxruntime's session (its own copy of the weights,
+ * repacked for its kernels, made for the forward-only passes), as the difference of two loads.
+ */
+function loadMemory(file: string): { addedMb: number; tfjsMb: number } | string {
+  const all = loadMemoryOnce(file, true);
+  if (typeof all === 'string') return all;
+  const tfjs = file.endsWith('.onnx') ? loadMemoryOnce(file, false) : all;
+  if (typeof tfjs === 'string') return tfjs;
+  return { addedMb: all, tfjsMb: tfjs };
+}
+
+/** The memory line of a model: the total, and the two engines' parts of an ONNX model. */
+function memoryLine(mem: { addedMb: number; tfjsMb: number }, size: number): string {
+  const total = `${mem.addedMb.toFixed(0)} MB (fresh process)   ÷ file size = ${ratio(mem.addedMb, size)}`;
+  if (mem.addedMb === mem.tfjsMb) return `${total}   bound ≤ 2`;
+  const ort = mem.addedMb - mem.tfjsMb;
+  return `${total}: TensorFlow.js ${mem.tfjsMb.toFixed(0)} MB ÷ file = ${ratio(mem.tfjsMb, size)} (bound ≤ 2) + onnxruntime's session ${ort.toFixed(0)} MB ÷ file = ${ratio(ort, size)}`;
 }
 
 async function measureLoadOnly(file: string): Promise<string[]> {
   const before = rssMb();
-  const model = await loadModel(file);
+  const model = await loadModel(file, { onnxRuntime: { enabled: process.env[LOAD_WITHOUT_ORT] !== '1' } });
   const after = rssMb();
   model.adapter.dispose();
   return [JSON.stringify({ addedMb: after - before })];
@@ -153,7 +178,7 @@ export async function benchFormats(root: string, reps = 5): Promise<string[]> {
       `${m.label}: ${size.toFixed(1)} MB, loaded in ${fmt(loadMs)}, layer ${layer}`,
       typeof mem === 'string'
         ? `  resident memory added by loading    not measured: ${mem}`
-        : `  resident memory added by loading    ${mem.addedMb.toFixed(0)} MB (fresh process)   ÷ file size = ${ratio(mem.addedMb, size)}   bound ≤ 2`,
+        : `  resident memory added by loading    ${memoryLine(mem, size)}`,
       `  forward                             ${fmt(forward)}`,
       `  Grad-CAM                            ${fmt(gradcam)}   ÷ forward = ${ratio(gradcam, forward)}   bound ≤ 1.3`,
       `  input gradient                      ${fmt(inputGrad)}   ÷ forward = ${ratio(inputGrad, forward)}   bound ≤ 3`,
@@ -174,7 +199,7 @@ export async function benchFormats(root: string, reps = 5): Promise<string[]> {
     if (typeof mem === 'string') {
       lines.push(`ONNX ViT-B/16: ${size.toFixed(0)} MB file: ${mem}`);
     } else {
-      lines.push(`ONNX ViT-B/16: ${size.toFixed(0)} MB file, loads; resident memory added ${mem.addedMb.toFixed(0)} MB (fresh process) ÷ file size = ${ratio(mem.addedMb, size)}   bound ≤ 2`);
+      lines.push(`ONNX ViT-B/16: ${size.toFixed(0)} MB file, loads; resident memory added ${memoryLine(mem, size)}`);
     }
     const model = await loadModel(vit);
     lines.push(`  equals the framework's output        ${agreement(vit, model.adapter, 'logits')}`);
